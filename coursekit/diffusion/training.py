@@ -1,0 +1,95 @@
+"""Training objectives (slides: 训练过程).
+
+Algorithm 1.2 (将生成建模转化为监督预测问题): regress x_{t−1} from (x_t, t),
+    θ* = argmin_θ Σ_i Σ_t L(f_θ(x_t^{(i)}, t), x_{t−1}^{(i)}).
+DDPM Algorithm 1 (L_simple): predict the noise,
+    L_simple = E_{x_0, ε, t ~ U(1, T)} ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖².
+
+A denoiser is any module called as ``model(x_t, t)`` (or ``model(x_t, t, y)`` when conditional) with t a
+long tensor of shape (batch,) in 1..T. Labels equal to ``NULL_LABEL`` mean "no condition" (classifier-free
+guidance trains one network for both).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .._checks import as_timesteps, check_tensor
+from .forward import forward_step, q_sample
+from .schedule import Schedule
+
+NULL_LABEL = -1
+
+
+def _random_t(s: Schedule, batch: int, device: torch.device, generator: torch.Generator | None) -> Tensor:
+    return torch.randint(1, s.T + 1, (batch,), device=device, generator=generator)   # t ~ U({1, …, T})
+
+
+def _call(model: nn.Module, x_t: Tensor, t: Tensor, y: Tensor | None) -> Tensor:
+    return model(x_t, t) if y is None else model(x_t, t, y)
+
+
+def drop_labels(y: Tensor, p_uncond: float, generator: torch.Generator | None = None) -> Tensor:
+    """Replace each label by NULL_LABEL with probability p_uncond (classifier-free guidance training)."""
+    if not 0.0 <= p_uncond <= 1.0:
+        raise ValueError(f"p_uncond must be in [0, 1], got {p_uncond}")
+    if p_uncond == 0.0:
+        return y
+    drop = torch.rand(y.shape, device=y.device, generator=generator) < p_uncond
+    return torch.where(drop, torch.full_like(y, NULL_LABEL), y)
+
+
+def _check_labels(y: Tensor | None, batch: int) -> None:
+    if y is not None and (not isinstance(y, Tensor) or y.shape != (batch,) or y.is_floating_point()):
+        raise ValueError(f"y must be an integer tensor of shape ({batch},) (one label per example), "
+                         f"got {getattr(y, 'shape', type(y).__name__)}")
+
+
+def ddpm_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | None = None,
+              noise: Tensor | None = None, y: Tensor | None = None, p_uncond: float = 0.0,
+              generator: torch.Generator | None = None) -> Tensor:
+    """L_simple (DDPM Algorithm 1, lines 2–5): mean over the batch of ‖ε − ε_θ(x_t, t)‖² / dim(x).
+
+    t and ε are drawn (t ~ U{1..T}, ε ~ N(0, I)) unless given. The squared norm is averaged over the
+    dimensions of x, the usual scaling that keeps the loss near 1 at initialisation whatever the image size.
+    ``y`` (with ``p_uncond`` dropout) trains a conditional denoiser ε_θ(x_t, t, y).
+    """
+    check_tensor("x0", x0, min_ndim=2)
+    batch = x0.shape[0]
+    _check_labels(y, batch)
+    t = _random_t(s, batch, x0.device, generator) if t is None else as_timesteps(t, s.T, batch, x0.device)
+    if noise is None:
+        noise = torch.randn(x0.shape, device=x0.device, dtype=x0.dtype, generator=generator)  # ε ~ N(0, I)
+    x_t = q_sample(s, x0, t, noise)                                  # √ᾱ_t x_0 + √(1 − ᾱ_t) ε
+    if y is not None:
+        y = drop_labels(y, p_uncond, generator)
+    eps_pred = _call(model, x_t, t, y)                               # ε_θ(x_t, t)
+    if eps_pred.shape != noise.shape:
+        raise ValueError(f"model output must have the shape of x0 {tuple(x0.shape)}, got {tuple(eps_pred.shape)}")
+    return F.mse_loss(eps_pred.float(), noise.float())              # ‖ε − ε_θ‖², averaged
+
+
+def sequence_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | None = None,
+                  y: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+    """Algorithm 1.2's objective: L(f_θ(x_t, t), x_{t−1}) with L the mean squared error.
+
+    Rather than storing whole chains (lines 4–7), each example gets a random t: x_{t−1} is drawn from
+    q(x_{t−1} | x_0) in closed form and x_t from one Markov step of it — the same pair distribution as a
+    simulated sequence, without the T-step loop.
+    """
+    check_tensor("x0", x0, min_ndim=2)
+    batch = x0.shape[0]
+    _check_labels(y, batch)
+    t = _random_t(s, batch, x0.device, generator) if t is None else as_timesteps(t, s.T, batch, x0.device)
+    eps_prev = torch.randn(x0.shape, device=x0.device, dtype=x0.dtype, generator=generator)
+    eps_t = torch.randn(x0.shape, device=x0.device, dtype=x0.dtype, generator=generator)
+    t_prev = (t - 1).clamp(min=1)
+    x_prev = torch.where(_first(t, x0.ndim), x0, q_sample(s, x0, t_prev, eps_prev))   # x_0 when t = 1
+    x_t = forward_step(s, x_prev, t, eps_t)                          # x_t = √(1 − β_t) x_{t−1} + √β_t ε_t
+    return F.mse_loss(_call(model, x_t, t, y).float(), x_prev.float())
+
+
+def _first(t: Tensor, ndim: int) -> Tensor:
+    return (t == 1).reshape(-1, *([1] * (ndim - 1)))

@@ -1,0 +1,87 @@
+"""Image grids, PNG output and fonts that render Chinese labels."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+# Fonts tried in order for CJK glyphs: Debian's fonts-noto-cjk, then what Colab/macOS/Windows ship.
+CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
+             "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Arial Unicode MS"]
+
+
+def setup_fonts() -> str | None:
+    """Put the first installed CJK font in matplotlib's sans-serif fallback list; returns its name
+    (None when no CJK font is installed: Chinese labels would then show as boxes)."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    found = next((name for name in CJK_FONTS if name in installed), None)
+    if found is not None:
+        current = [f for f in matplotlib.rcParams["font.sans-serif"] if f != found]
+        matplotlib.rcParams["font.family"] = "sans-serif"
+        matplotlib.rcParams["font.sans-serif"] = ["DejaVu Sans", found, *current]
+    matplotlib.rcParams["axes.unicode_minus"] = False     # CJK fonts lack the U+2212 minus glyph
+    return found
+
+
+def image_grid(images: Tensor, nrow: int | None = None, pad: int = 1) -> np.ndarray:
+    """Tile (N, C, H, W) images in [-1, 1] into one (rows·H, cols·W[, C]) array in [0, 1]."""
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+    x = ((images.detach().float().cpu() + 1) / 2).clamp(0, 1)
+    n, c, h, w = x.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    grid = torch.ones(c, rows * (h + pad) + pad, nrow * (w + pad) + pad)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        grid[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = x[i]
+    array = grid.permute(1, 2, 0).numpy()
+    return array[..., 0] if c == 1 else array
+
+
+def show_images(images: Tensor, nrow: int | None = None, title: str | None = None, ax=None):
+    """Draw a grid of images on ``ax`` (a new figure when None); returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(image_grid(images, nrow), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def save_image_grid(path: str | Path, images: Tensor, nrow: int | None = None, scale: int = 4,
+                    title: str | None = None) -> Path:
+    """Write a grid of images to a PNG, each pixel drawn as ``scale``×``scale`` (8×8 digits stay legible)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    grid = image_grid(images, nrow)
+    h, w = grid.shape[:2]
+    fig = plt.figure(figsize=(w * scale / 100, h * scale / 100 + (0.3 if title else 0)), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1 if not title else h / (h + 30)))
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=9)
+    out = save_figure(fig, path, dpi=100)
+    plt.close(fig)
+    return out

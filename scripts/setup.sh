@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up everything the course needs, idempotently: a virtual environment in .venv with the pinned torch,
+# coursekit (editable) and its dev tools, plus (as root, on Debian) Chromium and CJK fonts for the browser
+# test and Chinese plot labels. Re-running it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+VPY=.venv/bin/python
+# torch and torchvision: the pinned pair that installs from local wheels on this machine kind (x86_64)
+if ! "$VPY" -c "import torch, torchvision" 2>/dev/null; then
+    case "$(uname -m)" in
+        aarch64) "$VPY" -m pip install -q "torch==2.9.1" "torchvision==0.24.1" ;;
+        *)       "$VPY" -m pip install -q "torch==2.14.1" "torchvision==0.29.1" ;;
+    esac
+fi
+if ! "$VPY" -c "import coursekit, nbgrader, nbval, diffusers, playwright" 2>/dev/null; then
+    "$VPY" -m pip install -q -e ".[dev]"
+fi
+# System packages for the browser test and Chinese labels (skipped when not root or not Debian/Ubuntu).
+need=""
+[ -x /usr/bin/chromium ] || need="$need chromium"
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need="$need fonts-noto-cjk"
+if [ -n "$need" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing$need"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+    rm -rf "${MPLCONFIGDIR:-$HOME/.cache/matplotlib}"     # matplotlib rebuilds its font cache with the new fonts
+elif [ -n "$need" ]; then
+    echo "setup: missing$need (install them as root for the browser test and Chinese plot labels)" >&2
+fi
+echo "setup: ready ($("$VPY" -c 'import torch; print("torch", torch.__version__)'))"
