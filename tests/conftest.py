@@ -1,0 +1,42 @@
+"""Test isolation: Jupyter, IPython, matplotlib and the coursekit cache live in a temp dir per session,
+so the suite never reads or writes the user's configuration, and plots never need a display."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+
+_ROOT = Path(tempfile.mkdtemp(prefix="coursekit-tests-"))
+for var, sub in [("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_DATA_DIR", "jupyter-data"),
+                 ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"), ("IPYTHONDIR", "ipython"),
+                 ("MPLCONFIGDIR", "matplotlib"), ("COURSEKIT_CACHE", "coursekit-cache")]:
+    os.environ[var] = str(_ROOT / sub)
+    (_ROOT / sub).mkdir(parents=True, exist_ok=True)
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ["COURSEKIT_PROGRESS"] = "0"
+
+REPO = Path(__file__).resolve().parent.parent
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    """Parametrises a test over every device present (CPU always, CUDA when available)."""
+    return torch.device(request.param)
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """Where tests leave files a person may want to look at (screenshots, sample grids)."""
+    path = REPO / "artifacts"
+    path.mkdir(exist_ok=True)
+    return path
