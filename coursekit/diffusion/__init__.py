@@ -7,6 +7,7 @@ DDPM's Algorithm 1 (L_simple) and Algorithm 2, and conditional diffusion with cl
 """
 
 from .forward import forward_chain, forward_step, predict_x0, q_posterior, q_sample
+from .likelihood import VariationalBound, discretized_gaussian_log_likelihood, variational_bound
 from .sampling import PREDICTIONS, VARIANCES, Trajectory, p_sample_step, sample
 from .schedule import SCHEDULES, Schedule, make_schedule, schedule_from_betas
 from .training import NULL_LABEL, ddpm_loss, drop_labels, sequence_loss
@@ -16,4 +17,5 @@ __all__ = [
     "forward_step", "q_sample", "q_posterior", "predict_x0", "forward_chain",
     "ddpm_loss", "sequence_loss", "drop_labels", "NULL_LABEL",
     "p_sample_step", "sample", "Trajectory", "VARIANCES", "PREDICTIONS",
+    "variational_bound", "VariationalBound", "discretized_gaussian_log_likelihood",
 ]
