@@ -1,0 +1,326 @@
+"""One table that compares every family of the course on the same digits split (overview lecture).
+
+Each family is trained on ``data.load_digits("train")`` with a fixed teaching budget (optimiser steps, so a
+seed reproduces the run on any machine; an optional wall-clock cap stops early and the table then shows the
+steps actually taken) and evaluated the same way:
+
+- sample quality with ``coursekit.metrics``: Fréchet distance in the digit classifier's feature space (and its
+  ratio to ``frechet_floor()``, FD(real test, real train)), the classifier's confidence, and — for
+  class-conditional models, sampled 36 per class — the fraction classified as the asked class;
+- likelihood on the test split, in bits per dimension of the 17-level image (all models see the same discrete
+  data, so the numbers are comparable): PixelCNN's is exact; the VAE's are upper bounds on −log₂ p(x)/D (ELBO,
+  and the tighter importance-weighted IWAE-K estimate); DDPM's is its variational bound with a discretised
+  decoder; a GAN has none. Conditional models report −log₂ p(x | y)/D with the true label y;
+- sampling time per image (batch of ``n_samples`` at once) and training time, both wall-clock on this machine.
+
+Families: "pixelcnn" (class-conditional), "vae", "cvae" (learned prior p(z | y)), "ddpm" (class-conditional
+U-Net) and "gan" (cGAN, only when ``coursekit.gan`` is importable; otherwise a row that says it was skipped).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import Tensor
+
+from . import train
+from .data import load_digits
+
+FAMILIES = ("pixelcnn", "vae", "cvae", "ddpm", "gan")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A teaching budget for one family: optimiser steps (reproducible), an optional wall-clock cap."""
+
+    steps: int
+    seconds: float | None = None
+    batch_size: int = 128
+    lr: float = 2e-3
+
+
+FULL_BUDGETS: dict[str, Budget] = {
+    "pixelcnn": Budget(steps=1500, batch_size=64, lr=2e-3),
+    "vae": Budget(steps=4000, batch_size=128, lr=2e-3),
+    "cvae": Budget(steps=4000, batch_size=128, lr=2e-3),
+    "ddpm": Budget(steps=2500, batch_size=128, lr=2e-3),
+    "gan": Budget(steps=3000, batch_size=64, lr=2e-4),
+}
+QUICK_BUDGETS: dict[str, Budget] = {name: replace(b, steps=15) for name, b in FULL_BUDGETS.items()}
+DDPM_T = {False: 200, True: 20}         # diffusion steps of the DDPM row (full, quick)
+IWAE_K = {False: 500, True: 8}          # importance samples of the VAE's IWAE estimate
+
+
+@dataclass
+class Row:
+    """One line of the comparison. Likelihoods are bits/dim on the test split (None where undefined)."""
+
+    family: str
+    model: str
+    conditional: bool
+    steps: int = 0
+    train_seconds: float = float("nan")
+    sample_ms_per_image: float = float("nan")
+    accuracy: float | None = None
+    confidence: float | None = None
+    fd: float | None = None
+    fd_ratio: float | None = None
+    nll_bpd: float | None = None
+    nll_kind: str = ""
+    bound_bpd: float | None = None
+    bound_kind: str = ""
+    parameters: int = 0
+    note: str = ""
+    skipped: bool = False
+    device: str = "cpu"
+    samples: Tensor | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "samples"}
+
+
+@dataclass
+class _Setup:
+    quick: bool
+    seed: int
+    device: torch.device
+    n_samples: int
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    progress: bool | None
+
+    def sample_labels(self) -> Tensor:
+        """n_samples labels, as even a share per class as possible: 0, 1, …, 9, 0, 1, …"""
+        return torch.arange(self.n_samples, device=self.device) % 10
+
+    def generator(self, offset: int) -> torch.Generator:
+        g = torch.Generator(device=self.device)
+        g.manual_seed(self.seed * 1000 + offset)
+        return g
+
+
+def _count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _timed(fn: Callable[[], Tensor], device: torch.device) -> tuple[Tensor, float]:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    out = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return out, time.perf_counter() - start
+
+
+def _fill_quality(row: Row, samples: Tensor, labels: Tensor | None) -> None:
+    from .metrics import digit_report
+
+    report = digit_report(samples.cpu(), None if labels is None else labels.cpu())
+    row.fd, row.fd_ratio, row.confidence = report["fd"], report["fd_ratio"], report["confidence"]
+    row.accuracy = report.get("accuracy")
+    row.device = str(samples.device)
+    row.samples = samples.detach().cpu()
+
+
+def _fit(model: torch.nn.Module, loss_fn: Callable, data: tuple[Tensor, ...], budget: Budget, st: _Setup,
+         ema: float | None = None) -> train.TrainResult:
+    return train.fit(model, loss_fn, data, steps=budget.steps, seconds=budget.seconds, batch_size=budget.batch_size,
+                     lr=budget.lr, ema_decay=ema, seed=st.seed, device=st.device, progress=st.progress)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One runner per family
+# ---------------------------------------------------------------------------------------------------------
+
+def _run_pixelcnn(budget: Budget, st: _Setup) -> Row:
+    from .autoregressive import PixelCNN
+
+    train.seed_everything(st.seed)
+    model = PixelCNN(num_classes=10, hidden=32 if st.quick else 64, n_blocks=2 if st.quick else 5)
+    result = _fit(model, lambda m, x, y: m.loss(x, y), (st.x_train, st.y_train), budget, st)
+    model = result.model
+    labels = st.sample_labels()
+    samples, secs = _timed(lambda: model.sample(y=labels, generator=st.generator(1)), st.device)
+    row = Row("pixelcnn", "PixelCNN (class-conditional, 17-way categorical)", True, result.steps, result.seconds,
+              1000 * secs / len(labels), parameters=_count(model),
+              nll_bpd=model.bits_per_dim(st.x_test, st.y_test), nll_kind="exact")
+    _fill_quality(row, samples, labels)
+    return row
+
+
+def _run_vae(budget: Budget, st: _Setup, conditional: bool) -> Row:
+    from .vae import CVAE, VAE
+
+    train.seed_everything(st.seed)
+    hidden = 64 if st.quick else 256
+    model = CVAE(latent_dim=16, hidden=hidden, prior="conditional") if conditional else VAE(latent_dim=16,
+                                                                                            hidden=hidden)
+    if conditional:
+        result = _fit(model, lambda m, x, y: m.loss(x, y), (st.x_train, st.y_train), budget, st)
+    else:
+        result = _fit(model, lambda m, x: m.loss(x), (st.x_train,), budget, st)
+    model = result.model
+    y_test = st.y_test if conditional else None
+    labels = st.sample_labels() if conditional else None
+    samples, secs = _timed(lambda: model.sample(st.n_samples, labels, generator=st.generator(2)), st.device)
+    k = IWAE_K[st.quick]
+    name = "cVAE (learned prior p(z|y), categorical decoder)" if conditional else "VAE (categorical decoder)"
+    row = Row("cvae" if conditional else "vae", name, conditional, result.steps, result.seconds,
+              1000 * secs / st.n_samples, parameters=_count(model),
+              nll_bpd=model.bits_per_dim(st.x_test, y_test, k=k, batch_size=32, generator=st.generator(3)),
+              nll_kind=f"IWAE-{k}",
+              bound_bpd=model.bits_per_dim(st.x_test, y_test, k=1, generator=st.generator(4)), bound_kind="ELBO",
+              note="samples are decoder means E[x|z]")
+    _fill_quality(row, samples, labels)
+    return row
+
+
+def _run_ddpm(budget: Budget, st: _Setup) -> Row:
+    from . import diffusion as D
+    from .nets import UNet
+
+    T = DDPM_T[st.quick]
+    s = D.make_schedule("linear", T=T, beta_end=min(0.02 * 1000 / T, 0.5), device=st.device)
+    train.seed_everything(st.seed)
+    model = UNet(num_classes=10, base_channels=16 if st.quick else 32)
+    result = _fit(model, lambda m, x, y: D.ddpm_loss(m, s, x, y=y), (st.x_train, st.y_train), budget, st,
+                  ema=0.995)
+    model = result.model
+    labels = st.sample_labels()
+    samples, secs = _timed(lambda: D.sample(model, s, (st.n_samples, 1, 8, 8), y=labels, generator=st.generator(5),
+                                            progress=False), st.device)
+    bound = D.variational_bound(model, s, st.x_test, y=st.y_test, generator=st.generator(6))
+    row = Row("ddpm", f"DDPM (conditional U-Net, T = {T}, σ² = β)", True, result.steps, result.seconds,
+              1000 * secs / st.n_samples, parameters=_count(model),
+              bound_bpd=float(bound.bits_per_dim.mean()), bound_kind="VLB", note="EMA weights")
+    _fill_quality(row, samples.clamp(-1, 1), labels)
+    return row
+
+
+def _run_gan(budget: Budget, st: _Setup) -> Row:
+    try:
+        from .gan.nets import DCGANDiscriminator, DCGANGenerator
+        from .gan.training import generate, train_gan
+    except (ImportError, AttributeError) as err:
+        return Row("gan", "GAN", True, skipped=True, note=f"skipped: coursekit.gan not available ({err})")
+    train.seed_everything(st.seed)
+    G = DCGANGenerator(latent_dim=32, image_size=8, num_classes=10)
+    Dnet = DCGANDiscriminator(image_size=8, num_classes=10)
+    start = time.perf_counter()
+    result = train_gan(G, Dnet, st.x_train, labels=st.y_train, steps=budget.steps, seconds=budget.seconds,
+                       batch_size=budget.batch_size, lr_g=budget.lr, lr_d=budget.lr, seed=st.seed,
+                       device=st.device, progress=st.progress)
+    train_seconds = time.perf_counter() - start
+    steps = getattr(result.history, "steps", 0) or budget.steps
+    labels = st.sample_labels()
+    samples, secs = _timed(lambda: generate(result.G, st.n_samples, labels, seed=st.seed, device=st.device),
+                           st.device)
+    row = Row("gan", "cGAN (DCGAN, non-saturating loss)", True, steps, train_seconds,
+              1000 * secs / st.n_samples, parameters=_count(G), note="no likelihood")
+    _fill_quality(row, samples, labels)
+    return row
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The comparison and its table
+# ---------------------------------------------------------------------------------------------------------
+
+def compare(*, quick: bool = False, seed: int = 0, only: str | list[str] | tuple[str, ...] | None = None,
+            device: str | torch.device | None = None, n_samples: int | None = None,
+            budgets: dict[str, Budget] | None = None, progress: bool | None = False,
+            log: Callable[[str], None] | None = None) -> list[Row]:
+    """Train and evaluate each family; returns one :class:`Row` per family (see :func:`format_table`).
+
+    ``quick`` uses tiny budgets and a 60-image test subset (for tests: the numbers are meaningless).
+    ``only`` picks families (names in FAMILIES, or a comma-separated string). ``budgets`` overrides the
+    default budget of any family. ``log`` receives one line per finished family.
+    """
+    if isinstance(only, str):
+        only = [name.strip() for name in only.split(",") if name.strip()]
+    names = list(FAMILIES) if not only else list(only)
+    unknown = [name for name in names if name not in FAMILIES]
+    if unknown:
+        raise ValueError(f"only must name families among {', '.join(FAMILIES)}, got {', '.join(unknown)}")
+    if n_samples is None:
+        n_samples = 40 if quick else 360
+    if not isinstance(n_samples, int) or n_samples < 10:
+        raise ValueError(f"n_samples must be an int >= 10 (one per class at least), got {n_samples!r}")
+    chosen = dict(QUICK_BUDGETS if quick else FULL_BUDGETS)
+    for name, budget in (budgets or {}).items():
+        if name not in FAMILIES or not isinstance(budget, Budget):
+            raise ValueError(f"budgets must map family names in {FAMILIES} to Budget, got {name!r}: {budget!r}")
+        chosen[name] = budget
+    dev = train.get_device(device)
+    x_train, y_train = load_digits("train", device=dev)
+    x_test, y_test = load_digits("test", device=dev)
+    if quick:
+        x_test, y_test = x_test[:60], y_test[:60]
+    st = _Setup(quick, seed, dev, n_samples, x_train, y_train, x_test, y_test, progress)
+    runners: dict[str, Callable[[], Row]] = {
+        "pixelcnn": lambda: _run_pixelcnn(chosen["pixelcnn"], st),
+        "vae": lambda: _run_vae(chosen["vae"], st, conditional=False),
+        "cvae": lambda: _run_vae(chosen["cvae"], st, conditional=True),
+        "ddpm": lambda: _run_ddpm(chosen["ddpm"], st),
+        "gan": lambda: _run_gan(chosen["gan"], st),
+    }
+    rows = []
+    for name in names:
+        row = runners[name]()
+        rows.append(row)
+        if log is not None:
+            log(f"{name}: done in {row.train_seconds:.1f} s of training" if not row.skipped else row.note)
+    return rows
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+COLUMNS = ("model", "cond.", "class acc.", "confidence", "FD", "FD / floor", "NLL bits/dim", "bound bits/dim",
+           "sample ms/img", "train s (steps)")
+
+
+def format_table(rows: list[Row], markdown: bool = True) -> str:
+    """The comparison as a Markdown table (or plain aligned text), with the FD floor and notes below it."""
+    from .metrics import frechet_floor
+
+    lines = []
+    for r in rows:
+        if r.skipped:
+            lines.append([r.model, "", "", "", "", "", "", "", "", r.note])
+            continue
+        nll = "—" if r.nll_bpd is None else (f"{r.nll_bpd:.3f} (exact)" if r.nll_kind == "exact"
+                                             else f"≤ {r.nll_bpd:.3f} ({r.nll_kind})")
+        bound = "—" if r.bound_bpd is None else f"≤ {r.bound_bpd:.3f} ({r.bound_kind})"
+        lines.append([r.model, "yes" if r.conditional else "no",
+                      _fmt(None if r.accuracy is None else 100 * r.accuracy, 1) + ("%" if r.accuracy is not None
+                                                                                  else ""),
+                      _fmt(r.confidence, 3), _fmt(r.fd, 2), _fmt(r.fd_ratio, 2), nll, bound,
+                      _fmt(r.sample_ms_per_image, 2), f"{r.train_seconds:.1f} ({r.steps})"])
+    if markdown:
+        out = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in lines]
+    else:
+        widths = [max(len(c), *(len(line[i]) for line in lines)) for i, c in enumerate(COLUMNS)]
+        out = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths))]
+        out += ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in lines]
+    floor = frechet_floor()
+    out.append("")
+    out.append(f"FD floor (real test vs real train, 360 images): {floor:.2f}. Likelihoods: −log₂ p(x[|y]) / 64 on the "
+               f"test split's 17-level images; 'exact' is exact, the others are upper bounds (IWAE ≤ ELBO). "
+               f"Conditional rows: p(x | y) with the true class; class acc. = share of samples classified as "
+               f"asked. Times: wall clock on {rows[0].device if rows else 'cpu'}, "
+               f"{torch.get_num_threads()} thread(s).")
+    notes = [f"{r.family}: {r.note}" for r in rows if r.note and not r.skipped]
+    if notes:
+        out.append("Notes: " + "; ".join(notes) + ".")
+    return "\n".join(out)
