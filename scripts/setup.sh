@@ -22,7 +22,7 @@ fi
 # System packages for the browser test and Chinese labels (skipped when not root or not Debian/Ubuntu).
 need=""
 [ -x /usr/bin/chromium ] || need="$need chromium"
-[ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto | grep -qi cjk || need="$need fonts-noto-cjk"
+compgen -G "/usr/share/fonts/opentype/noto/NotoSansCJK*" >/dev/null || need="$need fonts-noto-cjk"
 if [ -n "$need" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing$need"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
