@@ -64,7 +64,9 @@ class Row:
     conditional: bool
     steps: int = 0
     train_seconds: float = float("nan")
+    train_cpu_seconds: float = float("nan")
     sample_ms_per_image: float = float("nan")
+    sample_cpu_ms_per_image: float = float("nan")
     accuracy: float | None = None
     confidence: float | None = None
     fd: float | None = None
@@ -109,14 +111,30 @@ def _count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _timed(fn: Callable[[], Tensor], device: torch.device) -> tuple[Tensor, float]:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    out = fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return out, time.perf_counter() - start
+class _Clock:
+    """Wall-clock and process CPU time of a block. On a shared CPU the wall time grows with the load while
+    the CPU time (with one torch thread) stays what an idle machine would take, so both are reported."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.wall = self.cpu = 0.0
+
+    def __enter__(self) -> _Clock:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        self.wall, self.cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
+
+
+def _timed(fn: Callable[[], Tensor], device: torch.device) -> tuple[Tensor, _Clock]:
+    with _Clock(device) as clock:
+        out = fn()
+    return out, clock
 
 
 def _fill_quality(row: Row, samples: Tensor, labels: Tensor | None) -> None:
@@ -130,9 +148,17 @@ def _fill_quality(row: Row, samples: Tensor, labels: Tensor | None) -> None:
 
 
 def _fit(model: torch.nn.Module, loss_fn: Callable, data: tuple[Tensor, ...], budget: Budget, st: _Setup,
-         ema: float | None = None) -> train.TrainResult:
-    return train.fit(model, loss_fn, data, steps=budget.steps, seconds=budget.seconds, batch_size=budget.batch_size,
-                     lr=budget.lr, ema_decay=ema, seed=st.seed, device=st.device, progress=st.progress)
+         ema: float | None = None) -> tuple[train.TrainResult, _Clock]:
+    with _Clock(st.device) as clock:
+        result = train.fit(model, loss_fn, data, steps=budget.steps, seconds=budget.seconds,
+                           batch_size=budget.batch_size, lr=budget.lr, ema_decay=ema, seed=st.seed, device=st.device,
+                           progress=st.progress)
+    return result, clock
+
+
+def _times(row: Row, train_clock: _Clock, sample_clock: _Clock, n: int) -> None:
+    row.train_seconds, row.train_cpu_seconds = train_clock.wall, train_clock.cpu
+    row.sample_ms_per_image, row.sample_cpu_ms_per_image = 1000 * sample_clock.wall / n, 1000 * sample_clock.cpu / n
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -144,13 +170,14 @@ def _run_pixelcnn(budget: Budget, st: _Setup) -> Row:
 
     train.seed_everything(st.seed)
     model = PixelCNN(num_classes=10, hidden=32 if st.quick else 64, n_blocks=2 if st.quick else 5)
-    result = _fit(model, lambda m, x, y: m.loss(x, y), (st.x_train, st.y_train), budget, st)
+    result, train_clock = _fit(model, lambda m, x, y: m.loss(x, y), (st.x_train, st.y_train), budget, st)
     model = result.model
     labels = st.sample_labels()
-    samples, secs = _timed(lambda: model.sample(y=labels, generator=st.generator(1)), st.device)
-    row = Row("pixelcnn", "PixelCNN (class-conditional, 17-way categorical)", True, result.steps, result.seconds,
-              1000 * secs / len(labels), parameters=_count(model),
-              nll_bpd=model.bits_per_dim(st.x_test, st.y_test), nll_kind="exact")
+    samples, sample_clock = _timed(lambda: model.sample(y=labels, generator=st.generator(1)), st.device)
+    row = Row("pixelcnn", "PixelCNN (class-conditional, 17-way categorical)", True, result.steps,
+              parameters=_count(model), nll_bpd=model.bits_per_dim(st.x_test, st.y_test), nll_kind="exact",
+              note="one network pass per pixel when sampling (64)")
+    _times(row, train_clock, sample_clock, len(labels))
     _fill_quality(row, samples, labels)
     return row
 
@@ -163,21 +190,22 @@ def _run_vae(budget: Budget, st: _Setup, conditional: bool) -> Row:
     model = CVAE(latent_dim=16, hidden=hidden, prior="conditional") if conditional else VAE(latent_dim=16,
                                                                                             hidden=hidden)
     if conditional:
-        result = _fit(model, lambda m, x, y: m.loss(x, y), (st.x_train, st.y_train), budget, st)
+        result, train_clock = _fit(model, lambda m, x, y: m.loss(x, y), (st.x_train, st.y_train), budget, st)
     else:
-        result = _fit(model, lambda m, x: m.loss(x), (st.x_train,), budget, st)
+        result, train_clock = _fit(model, lambda m, x: m.loss(x), (st.x_train,), budget, st)
     model = result.model
     y_test = st.y_test if conditional else None
     labels = st.sample_labels() if conditional else None
-    samples, secs = _timed(lambda: model.sample(st.n_samples, labels, generator=st.generator(2)), st.device)
+    samples, sample_clock = _timed(lambda: model.sample(st.n_samples, labels, generator=st.generator(2)),
+                                   st.device)
     k = IWAE_K[st.quick]
     name = "cVAE (learned prior p(z|y), categorical decoder)" if conditional else "VAE (categorical decoder)"
-    row = Row("cvae" if conditional else "vae", name, conditional, result.steps, result.seconds,
-              1000 * secs / st.n_samples, parameters=_count(model),
+    row = Row("cvae" if conditional else "vae", name, conditional, result.steps, parameters=_count(model),
               nll_bpd=model.bits_per_dim(st.x_test, y_test, k=k, batch_size=32, generator=st.generator(3)),
               nll_kind=f"IWAE-{k}",
               bound_bpd=model.bits_per_dim(st.x_test, y_test, k=1, generator=st.generator(4)), bound_kind="ELBO",
-              note="samples are decoder means E[x|z]")
+              note="samples are decoder means E[x|z], latent_dim 16")
+    _times(row, train_clock, sample_clock, st.n_samples)
     _fill_quality(row, samples, labels)
     return row
 
@@ -190,16 +218,17 @@ def _run_ddpm(budget: Budget, st: _Setup) -> Row:
     s = D.make_schedule("linear", T=T, beta_end=min(0.02 * 1000 / T, 0.5), device=st.device)
     train.seed_everything(st.seed)
     model = UNet(num_classes=10, base_channels=16 if st.quick else 32)
-    result = _fit(model, lambda m, x, y: D.ddpm_loss(m, s, x, y=y), (st.x_train, st.y_train), budget, st,
-                  ema=0.995)
+    result, train_clock = _fit(model, lambda m, x, y: D.ddpm_loss(m, s, x, y=y), (st.x_train, st.y_train), budget,
+                               st, ema=0.995)
     model = result.model
     labels = st.sample_labels()
-    samples, secs = _timed(lambda: D.sample(model, s, (st.n_samples, 1, 8, 8), y=labels, generator=st.generator(5),
-                                            progress=False), st.device)
+    samples, sample_clock = _timed(lambda: D.sample(model, s, (st.n_samples, 1, 8, 8), y=labels,
+                                                    generator=st.generator(5), progress=False), st.device)
     bound = D.variational_bound(model, s, st.x_test, y=st.y_test, generator=st.generator(6))
-    row = Row("ddpm", f"DDPM (conditional U-Net, T = {T}, σ² = β)", True, result.steps, result.seconds,
-              1000 * secs / st.n_samples, parameters=_count(model),
-              bound_bpd=float(bound.bits_per_dim.mean()), bound_kind="VLB", note="EMA weights")
+    row = Row("ddpm", f"DDPM (conditional U-Net, T = {T}, σ² = β)", True, result.steps, parameters=_count(model),
+              bound_bpd=float(bound.bits_per_dim.mean()), bound_kind="VLB",
+              note=f"EMA weights, linear β 1e-4..{float(s.betas[-1]):.2g}, {T} network passes per sample")
+    _times(row, train_clock, sample_clock, st.n_samples)
     _fill_quality(row, samples.clamp(-1, 1), labels)
     return row
 
@@ -213,17 +242,16 @@ def _run_gan(budget: Budget, st: _Setup) -> Row:
     train.seed_everything(st.seed)
     G = DCGANGenerator(latent_dim=32, image_size=8, num_classes=10)
     Dnet = DCGANDiscriminator(image_size=8, num_classes=10)
-    start = time.perf_counter()
-    result = train_gan(G, Dnet, st.x_train, labels=st.y_train, steps=budget.steps, seconds=budget.seconds,
-                       batch_size=budget.batch_size, lr_g=budget.lr, lr_d=budget.lr, seed=st.seed,
-                       device=st.device, progress=st.progress)
-    train_seconds = time.perf_counter() - start
+    with _Clock(st.device) as train_clock:
+        result = train_gan(G, Dnet, st.x_train, labels=st.y_train, steps=budget.steps, seconds=budget.seconds,
+                           batch_size=budget.batch_size, lr_g=budget.lr, lr_d=budget.lr, seed=st.seed,
+                           device=st.device, progress=st.progress)
     steps = getattr(result.history, "steps", 0) or budget.steps
     labels = st.sample_labels()
-    samples, secs = _timed(lambda: generate(result.G, st.n_samples, labels, seed=st.seed, device=st.device),
-                           st.device)
-    row = Row("gan", "cGAN (DCGAN, non-saturating loss)", True, steps, train_seconds,
-              1000 * secs / st.n_samples, parameters=_count(G), note="no likelihood")
+    samples, sample_clock = _timed(lambda: generate(result.G, st.n_samples, labels, seed=st.seed, device=st.device),
+                                   st.device)
+    row = Row("gan", "cGAN (DCGAN, non-saturating loss)", True, steps, parameters=_count(G), note="no likelihood")
+    _times(row, train_clock, sample_clock, st.n_samples)
     _fill_quality(row, samples, labels)
     return row
 
@@ -275,7 +303,7 @@ def compare(*, quick: bool = False, seed: int = 0, only: str | list[str] | tuple
         row = runners[name]()
         rows.append(row)
         if log is not None:
-            log(f"{name}: done in {row.train_seconds:.1f} s of training" if not row.skipped else row.note)
+            log(row.note if row.skipped else f"{name}: {row.as_dict()}")
     return rows
 
 
@@ -286,7 +314,7 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 
 COLUMNS = ("model", "cond.", "class acc.", "confidence", "FD", "FD / floor", "NLL bits/dim", "bound bits/dim",
-           "sample ms/img", "train s (steps)")
+           "sample ms/img CPU (wall)", "train s CPU (wall)", "steps")
 
 
 def format_table(rows: list[Row], markdown: bool = True) -> str:
@@ -296,7 +324,7 @@ def format_table(rows: list[Row], markdown: bool = True) -> str:
     lines = []
     for r in rows:
         if r.skipped:
-            lines.append([r.model, "", "", "", "", "", "", "", "", r.note])
+            lines.append([r.model, "", "", "", "", "", "", "", "", "", r.note])
             continue
         nll = "—" if r.nll_bpd is None else (f"{r.nll_bpd:.3f} (exact)" if r.nll_kind == "exact"
                                              else f"≤ {r.nll_bpd:.3f} ({r.nll_kind})")
@@ -305,7 +333,8 @@ def format_table(rows: list[Row], markdown: bool = True) -> str:
                       _fmt(None if r.accuracy is None else 100 * r.accuracy, 1) + ("%" if r.accuracy is not None
                                                                                   else ""),
                       _fmt(r.confidence, 3), _fmt(r.fd, 2), _fmt(r.fd_ratio, 2), nll, bound,
-                      _fmt(r.sample_ms_per_image, 2), f"{r.train_seconds:.1f} ({r.steps})"])
+                      f"{_fmt(r.sample_cpu_ms_per_image, 2)} ({_fmt(r.sample_ms_per_image, 2)})",
+                      f"{_fmt(r.train_cpu_seconds, 1)} ({_fmt(r.train_seconds, 1)})", str(r.steps)])
     if markdown:
         out = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
         out += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in lines]
@@ -314,12 +343,14 @@ def format_table(rows: list[Row], markdown: bool = True) -> str:
         out = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths))]
         out += ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in lines]
     floor = frechet_floor()
+    done = [r for r in rows if r.samples is not None]
+    device, batch = (done[0].device, done[0].samples.shape[0]) if done else ("cpu", "?")
     out.append("")
     out.append(f"FD floor (real test vs real train, 360 images): {floor:.2f}. Likelihoods: −log₂ p(x[|y]) / 64 on the "
                f"test split's 17-level images; 'exact' is exact, the others are upper bounds (IWAE ≤ ELBO). "
                f"Conditional rows: p(x | y) with the true class; class acc. = share of samples classified as "
-               f"asked. Times: wall clock on {rows[0].device if rows else 'cpu'}, "
-               f"{torch.get_num_threads()} thread(s).")
+               f"asked. Times on {device} with {torch.get_num_threads()} torch thread(s): process CPU time, "
+               f"wall clock in brackets (sampling: a batch of {batch} images at once).")
     notes = [f"{r.family}: {r.note}" for r in rows if r.note and not r.skipped]
     if notes:
         out.append("Notes: " + "; ".join(notes) + ".")
