@@ -1,0 +1,220 @@
+"""Training objectives (slides: 训练过程): DDPM Algorithm 1 (L_simple) and Algorithm 1.2 (regress x_{t−1} from x_t)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from scipy import stats
+from torch import nn
+
+from coursekit import diffusion as D
+from coursekit.nets import MLPDenoiser, UNet
+
+F64 = torch.float64
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+class Recorder(nn.Module):
+    """ε_θ that records what it was called with and returns a learnable tensor ``out`` (zeros), so the gradient
+    of the loss with respect to ``out`` reveals the regression target."""
+
+    def __init__(self, shape, dtype=torch.float32):
+        super().__init__()
+        self.out = nn.Parameter(torch.zeros(shape, dtype=dtype))
+        self.inputs = []
+
+    def forward(self, x, t, y=None):
+        self.inputs.append((x.detach().clone(), t.clone(), None if y is None else y.clone()))
+        return self.out + 0 * x
+
+
+def _target(model: Recorder, loss: torch.Tensor) -> torch.Tensor:
+    """For loss = mean((out − target)²) with out = 0: target = −∂loss/∂out · numel / 2."""
+    (grad,) = torch.autograd.grad(loss, model.out)
+    return -grad * model.out.numel() / 2
+
+
+# ---------------------------------------------------------------------------------------------------------
+# L_simple
+# ---------------------------------------------------------------------------------------------------------
+
+def test_ddpm_loss_is_the_hand_computation():
+    s = D.make_schedule("linear", T=100, beta_end=0.2, dtype=F64)
+    g = _gen(0)
+    model = MLPDenoiser(dim=3, hidden=16, depth=1).double()
+    x0 = torch.randn(5, 3, generator=g, dtype=F64)
+    noise = torch.randn(5, 3, generator=g, dtype=F64)
+    t = torch.tensor([1, 10, 50, 99, 100])
+    ab = torch.cumprod(1 - torch.linspace(1e-4, 0.2, 100, dtype=F64), 0)[t - 1][:, None]
+    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    expected = ((noise - model(x_t, t)) ** 2).sum() / noise.numel()        # ‖ε − ε_θ(x_t, t)‖² / dim, batch mean
+    loss = D.ddpm_loss(model, s, x0, t=t, noise=noise)
+    assert loss.ndim == 0
+    torch.testing.assert_close(loss.double(), expected, rtol=1e-6, atol=0)
+    # an int t is broadcast
+    torch.testing.assert_close(D.ddpm_loss(model, s, x0, t=7, noise=noise),
+                               D.ddpm_loss(model, s, x0, t=torch.full((5,), 7), noise=noise))
+
+
+def test_ddpm_loss_draws_t_uniformly_and_standard_normal_noise():
+    T = 20
+    s = D.make_schedule("linear", T=T, beta_end=0.5, dtype=F64)
+    model = Recorder((4000, 1), dtype=F64)
+    x0 = torch.zeros(4000, 1, dtype=F64)                       # then x_t = √(1 − ᾱ_t) ε
+    loss = D.ddpm_loss(model, s, x0, generator=_gen(1))
+    x_t, t, _ = model.inputs[0]
+    assert t.dtype == torch.long and int(t.min()) == 1 and int(t.max()) == T
+    counts = torch.bincount(t, minlength=T + 1)[1:].numpy()
+    assert stats.chisquare(counts).pvalue > 1e-3                 # t ~ U{1, …, T}
+    eps = (x_t / s.sqrt_one_minus_alpha_bars[t - 1][:, None]).flatten().numpy()
+    assert stats.kstest(eps, "norm").pvalue > 1e-3               # ε ~ N(0, I)
+    torch.testing.assert_close(_target(model, loss).flatten().double(), torch.from_numpy(eps), rtol=1e-5, atol=1e-5)
+    # the same generator seed gives the same loss
+    m1, m2 = MLPDenoiser(hidden=8, depth=1), MLPDenoiser(hidden=8, depth=1)
+    m2.load_state_dict(m1.state_dict())
+    x0 = torch.randn(16, 2, generator=_gen(2))
+    assert torch.equal(D.ddpm_loss(m1, s.to(dtype=torch.float32), x0, generator=_gen(3)),
+                       D.ddpm_loss(m2, s.to(dtype=torch.float32), x0, generator=_gen(3)))
+
+
+def test_ddpm_loss_labels_and_label_dropout():
+    s = D.make_schedule("linear", T=10)
+    x0 = torch.randn(1000, 2, generator=_gen(4))
+    y = torch.randint(0, 10, (1000,), generator=_gen(5))
+    model = Recorder((1000, 2))
+    D.ddpm_loss(model, s, x0, y=y, generator=_gen(6))
+    assert torch.equal(model.inputs[-1][2], y)                     # p_uncond = 0: labels untouched
+    D.ddpm_loss(model, s, x0, y=y, p_uncond=1.0, generator=_gen(6))
+    assert bool((model.inputs[-1][2] == D.NULL_LABEL).all())
+    D.ddpm_loss(model, s, x0, y=y, p_uncond=0.25, generator=_gen(6))
+    dropped = model.inputs[-1][2] == D.NULL_LABEL
+    assert 0.2 < float(dropped.float().mean()) < 0.3
+    assert torch.equal(model.inputs[-1][2][~dropped], y[~dropped])
+    D.ddpm_loss(model, s, x0, generator=_gen(6))
+    assert model.inputs[-1][2] is None                             # unconditional: model(x_t, t)
+
+
+def test_drop_labels():
+    y = torch.arange(10).repeat(100)
+    assert torch.equal(D.drop_labels(y, 0.0), y)
+    assert bool((D.drop_labels(y, 1.0) == D.NULL_LABEL).all())
+    a, b = D.drop_labels(y, 0.5, _gen(0)), D.drop_labels(y, 0.5, _gen(0))
+    assert torch.equal(a, b) and 0.4 < float((a == -1).float().mean()) < 0.6
+    for p in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="p_uncond"):
+            D.drop_labels(y, p)
+
+
+@pytest.mark.parametrize("loss_fn", [D.ddpm_loss, D.sequence_loss])
+def test_gradients_flow_to_every_parameter(loss_fn):
+    s = D.make_schedule("linear", T=50)
+    for model, x0, y in [(MLPDenoiser(hidden=16, depth=2, num_classes=3), torch.randn(32, 2, generator=_gen(1)),
+                          torch.arange(32) % 3),
+                         (UNet(base_channels=8, num_classes=3), torch.randn(8, 1, 8, 8, generator=_gen(2)),
+                          torch.arange(8) % 3)]:
+        loss = loss_fn(model, s, x0, y=y, generator=_gen(3))
+        assert loss.ndim == 0 and bool(torch.isfinite(loss))
+        loss.backward()
+        for name, p in model.named_parameters():
+            assert p.grad is not None, name
+            assert bool(torch.isfinite(p.grad).all()), name
+            if name != "label_emb.table.weight":               # the null-token row gets no gradient without dropout
+                assert float(p.grad.abs().sum()) > 0, name
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Algorithm 1.2: pairs (x_t, x_{t−1}) distributed as the chain
+# ---------------------------------------------------------------------------------------------------------
+
+def _pairs(s, x0, t, seed):
+    model = Recorder(x0.shape)
+    loss = D.sequence_loss(model, s, x0, t=t, generator=_gen(seed))
+    x_t, t_seen, _ = model.inputs[0]
+    return x_t, _target(model, loss), t_seen, loss
+
+
+def test_sequence_loss_pairs_are_distributed_as_the_chain():
+    T, n = 30, 12000   # below torch's 32768-element grain: single-threaded, no thread thrash on a busy CI
+    s = D.make_schedule("linear", T=T, beta_start=1e-3, beta_end=0.3)
+    x0 = torch.tensor([[1.0, -2.0]]).repeat(n, 1)
+    chain = D.forward_chain(s, x0, generator=_gen(10))
+    u = torch.tensor([0.8, -0.6])
+    for t in (2, 5, 30):
+        x_t, x_prev, t_seen, _ = _pairs(s, x0, t, seed=t)
+        assert bool((t_seen == t).all())
+        ab_prev, beta = float(s.alpha_bars[t - 2]), float(s.betas[t - 1])
+        # x_{t−1} ~ q(x_{t−1} | x_0) and x_t − √α_t x_{t−1} ~ N(0, β_t) independent of x_{t−1}
+        torch.testing.assert_close(x_prev.mean(0), math.sqrt(ab_prev) * x0[0], rtol=0,
+                                   atol=5 * math.sqrt((1 - ab_prev) / n))
+        torch.testing.assert_close(x_prev.var(0), torch.full((2,), 1 - ab_prev), rtol=5 * math.sqrt(2 / n), atol=0)
+        step = x_t - math.sqrt(1 - beta) * x_prev
+        torch.testing.assert_close(step.var(0), torch.full((2,), beta), rtol=5 * math.sqrt(2 / n), atol=1e-6)
+        assert float(step.mean(0).abs().max()) < 5 * math.sqrt(beta / n)
+        assert abs(float(torch.corrcoef(torch.stack([step[:, 0], x_prev[:, 0]]))[0, 1])) < 5 / math.sqrt(n)
+        # the same joint law as (x_{t−1}, x_t) from the simulated chain: KS on projections
+        for ours, theirs in [(x_prev @ u, chain[t - 1] @ u), (x_t @ u, chain[t] @ u),
+                             ((x_t - x_prev) @ u, (chain[t] - chain[t - 1]) @ u)]:
+            assert stats.ks_2samp(ours.numpy(), theirs.numpy()).pvalue > 1e-3
+
+
+def test_sequence_loss_at_t1_regresses_x0_and_is_the_mse():
+    s = D.make_schedule("linear", T=10)
+    x0 = torch.randn(64, 2, generator=_gen(11))
+    x_t, x_prev, _, loss = _pairs(s, x0, 1, seed=0)
+    torch.testing.assert_close(x_prev, x0)                                   # x_{t−1} = x_0 at t = 1
+    torch.testing.assert_close(loss, (x_prev ** 2).mean())                  # L = mean ‖f − x_{t−1}‖² with f = 0
+    beta = float(s.betas[0])
+    z = (x_t - math.sqrt(1 - beta) * x0) / math.sqrt(beta)
+    assert float(z.abs().max()) < 6 and 0.5 < float(z.std()) < 1.5
+    # random t: all of 1..T appear, mixed in one batch
+    _, _, t_seen, _ = _pairs(s, torch.randn(2000, 2), None, seed=1)
+    assert set(t_seen.tolist()) == set(range(1, 11))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("loss_fn", [D.ddpm_loss, D.sequence_loss])
+def test_objectives_bad_input(loss_fn):
+    s = D.make_schedule("linear", T=10)
+    model = MLPDenoiser(hidden=8, depth=1, num_classes=10)
+    x0 = torch.randn(4, 2)
+    cases = [
+        (dict(t=0), "t must be in 1..T"),
+        (dict(t=11), "t must be in 1..T"),
+        (dict(t=-1), "t must be in 1..T"),
+        (dict(t=2.5), "t must be an int"),
+        (dict(t=torch.tensor([1.0, 2.0, 3.0, 4.0])), "t must be an integer tensor"),
+        (dict(t=torch.tensor([1, 2, 3])), r"t must have shape \(4,\)"),
+        (dict(y=torch.tensor([1, 2, 3])), r"y must be an integer tensor of shape \(4,\)"),
+        (dict(y=torch.zeros(4)), r"y must be an integer tensor of shape \(4,\)"),
+        (dict(x0=torch.randn(4)), "x0 must have at least 2 dimensions"),
+        (dict(x0=torch.full((4, 2), float("nan"))), "x0 contains NaN"),
+        (dict(x0=torch.ones(4, 2, dtype=torch.long)), "x0 must be a floating-point"),
+    ]
+    if loss_fn is D.ddpm_loss:
+        cases += [
+            (dict(noise=torch.randn(4, 3)), "noise must have the shape of x0"),
+            (dict(noise=torch.randn(4, 2, dtype=F64)), "noise must have the dtype of x0"),
+            (dict(noise=torch.full((4, 2), float("inf"))), "noise contains NaN or infinite"),
+            (dict(y=torch.arange(4), p_uncond=1.5), "p_uncond must be in"),
+        ]
+    for change, message in cases:
+        kwargs = dict(x0=x0) | change
+        with pytest.raises(ValueError, match=message):
+            loss_fn(model, s, **kwargs)
+
+
+def test_ddpm_loss_refuses_a_model_with_the_wrong_output_shape():
+    class Wrong(nn.Module):
+        def forward(self, x, t):
+            return x[:, :1]
+
+    with pytest.raises(ValueError, match="model output must have the shape of x0"):
+        D.ddpm_loss(Wrong(), D.make_schedule("linear", T=10), torch.randn(4, 2))
