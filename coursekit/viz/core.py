@@ -24,7 +24,9 @@ def setup_fonts() -> str | None:
     found = next((name for name in CJK_FONTS if name in installed), None)
     if found is not None:
         current = [f for f in matplotlib.rcParams["font.sans-serif"] if f != found]
-        matplotlib.rcParams["font.family"] = "sans-serif"
+        # matplotlib falls back glyph by glyph only across the families named in font.family (not across
+        # the generic sans-serif list), so the CJK font must be named there too
+        matplotlib.rcParams["font.family"] = ["sans-serif", found]
         matplotlib.rcParams["font.sans-serif"] = ["DejaVu Sans", found, *current]
     matplotlib.rcParams["axes.unicode_minus"] = False     # CJK fonts lack the U+2212 minus glyph
     return found

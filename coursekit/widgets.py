@@ -1,0 +1,292 @@
+"""Live widgets for the diffusion lectures (ipywidgets 8, JupyterLab 4, Colab).
+
+- :class:`ScheduleExplorer`  two β-schedules side by side: β_t, ᾱ_t, log-SNR and data noised to a chosen t
+- :class:`DenoisingPlayer`   Play + slider over a Trajectory recorded once by ``diffusion.sample``
+- :class:`TrainingPanel`     live loss, samples and a progress line, fed by ``train.fit``'s callback
+
+Each object displays as the widget *and* a PNG of its current state in one output bundle: JupyterLab shows the
+widget, a headless run (nbval, nbconvert, GitHub's viewer) keeps the picture, so every widget cell leaves a
+static figure. Figures are drawn off-screen (no pyplot) into an ``ipywidgets.Image``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import ipywidgets as W
+import torch
+from torch import Tensor, nn
+
+from . import diffusion as D
+from ._checks import check_choice, check_tensor
+from .i18n import LANGS, label
+from .viz import diffusion_plots as P
+
+
+class _Figure:
+    """Shared plumbing: an Image widget holding the rendered PNG, and the output bundle."""
+
+    widget: W.Widget
+    image: W.Image
+
+    def _render(self) -> bytes:          # overridden: PNG bytes of the current state
+        raise NotImplementedError
+
+    def _static_png(self) -> bytes:      # what a headless run keeps (the current state unless overridden)
+        return self.image.value
+
+    def refresh(self) -> None:
+        self.image.value = self._render()
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
+        bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+        bundle["image/png"] = self._static_png()
+        return bundle
+
+    def show(self):
+        """Display now (keeps a handle so :meth:`update_display` can refresh the static picture)."""
+        from IPython.display import display
+
+        self._handle = display(self, display_id=True)
+        return self
+
+    def update_display(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            handle.update(self)
+
+
+def _check_lang(lang: str) -> str:
+    return check_choice("lang", lang, LANGS)
+
+
+def _png(draw: Callable, figsize: tuple[float, float], dpi: int = 72) -> bytes:
+    fig = P.new_figure(figsize, managed=False)
+    draw(fig)
+    return P.fig_to_png(fig, dpi)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# β-schedule explorer
+# ---------------------------------------------------------------------------------------------------------
+
+class ScheduleExplorer(_Figure):
+    """Compare two noise schedules (噪声调度): pick each one's name, T and β range; move t to see
+    x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε for a few digits and a 2-D cloud under both (the same ε throughout, so
+    only the schedule changes the picture)."""
+
+    def __init__(self, images: Tensor | None = None, cloud: Tensor | None = None, lang: str = "en",
+                 first: str = "linear", second: str = "cosine", T: int = 1000, t: int = 300, seed: int = 0):
+        self.lang = _check_lang(lang)
+        for name, value in (("first", first), ("second", second)):
+            check_choice(name, value, D.SCHEDULES)
+        if not isinstance(T, int) or not 2 <= T <= 2000:
+            raise ValueError(f"T must be an int in 2..2000, got {T!r}")
+        if images is not None:
+            check_tensor("images", images, ndim=4)
+        if cloud is not None:
+            check_tensor("cloud", cloud, ndim=2)
+            if cloud.shape[1] != 2:
+                raise ValueError(f"cloud must have shape (N, 2), got {tuple(cloud.shape)}")
+        g = torch.Generator().manual_seed(seed)
+        self.images = images.detach().float().cpu()[:8] if images is not None else None
+        self.cloud = cloud.detach().float().cpu()[:1500] if cloud is not None else None
+        self.image_noise = torch.randn(self.images.shape, generator=g) if self.images is not None else None
+        self.cloud_noise = torch.randn(self.cloud.shape, generator=g) if self.cloud is not None else None
+        style = {"description_width": "80px"}
+        layout = W.Layout(width="330px")
+        self.controls = []
+        for key, name in (("schedule_a", first), ("schedule_b", second)):
+            box = dict(
+                name=W.Dropdown(options=list(D.SCHEDULES), value=name, description=label(key, lang), style=style,
+                                layout=layout),
+                T=W.IntSlider(value=T, min=10, max=2000, step=10, description=label("T_slider", lang),
+                              continuous_update=False, style=style, layout=layout),
+                beta=W.FloatRangeSlider(value=(1e-4, 0.02), min=1e-4, max=0.1, step=1e-4, readout_format=".4f",
+                                        description=label("beta_range", lang), continuous_update=False,
+                                        style=style, layout=layout))
+            self.controls.append(box)
+        self.t = W.IntSlider(value=min(t, T), min=1, max=2000, step=1, description=label("t_slider", lang),
+                             continuous_update=False, style=style, layout=W.Layout(width="680px"))
+        self.image = W.Image(format="png")
+        for box in self.controls:
+            for control in box.values():
+                control.observe(self._changed, names="value")
+        self.t.observe(self._changed, names="value")
+        columns = [W.VBox(list(box.values())) for box in self.controls]
+        self.widget = W.VBox([W.HBox(columns), self.t, self.image])
+        self.refresh()
+
+    def schedules(self) -> list[D.Schedule]:
+        """The two schedules the controls describe now."""
+        out = []
+        for box in self.controls:
+            lo, hi = box["beta"].value
+            box["beta"].disabled = box["name"].value == "cosine"      # cosine ignores the β range
+            out.append(D.make_schedule(box["name"].value, T=box["T"].value, beta_start=lo, beta_end=max(hi, lo)))
+        return out
+
+    def _changed(self, _change=None) -> None:
+        self.refresh()
+
+    def _render(self) -> bytes:
+        schedules = self.schedules()
+        t = self.t.value
+        names = [f"{'AB'[i]}: {s.name}" for i, s in enumerate(schedules)]
+        extra = (self.images is not None) + (self.cloud is not None)
+
+        def draw(fig):
+            rows = 2 if extra else 1
+            grid = fig.add_gridspec(rows, 12, height_ratios=[1.0, 1.25][:rows], hspace=0.45, wspace=0.9)
+            curves = [fig.add_subplot(grid[0, 4 * i:4 * i + 4]) for i in range(3)]
+            P.plot_schedule_curves(schedules, names, t, self.lang, axes=curves, managed=False)
+            width = 12 // (2 * extra) if extra else 0
+            col = 0
+            for data, noise, key in ((self.images, self.image_noise, "digit_at"),
+                                     (self.cloud, self.cloud_noise, "cloud_at")):
+                if data is None:
+                    continue
+                for i, s in enumerate(schedules):
+                    ax = fig.add_subplot(grid[1, col:col + width])
+                    col += width
+                    x_t = P.noised(s, data, t, noise)
+                    title = label(key, self.lang, name=names[i], t=min(t, s.T))
+                    if key == "digit_at":
+                        P.draw_images(ax, x_t, title, nrow=4)
+                    else:
+                        P.draw_cloud(ax, x_t, title, color=P.COLORS[i])
+
+        return _png(draw, (11.5, 6.4 if extra else 3.2))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Step-by-step denoising (Algorithm 2 replayed)
+# ---------------------------------------------------------------------------------------------------------
+
+class DenoisingPlayer(_Figure):
+    """Replay a reverse trajectory: x_t, the predicted x̂_0 and the added noise σ_t z at each recorded step.
+
+    ``trajectory`` comes from ``diffusion.sample(..., trajectory_every=k)``; moving the slider only draws
+    the stored tensors (frames are cached), the model is never called again.
+    """
+
+    def __init__(self, trajectory: D.Trajectory, lang: str = "en", interval_ms: int = 400):
+        self.lang = _check_lang(lang)
+        if not isinstance(trajectory, D.Trajectory):
+            raise ValueError(f"trajectory must be a diffusion.Trajectory, got {type(trajectory).__name__}")
+        P._traj_kind(trajectory)                                  # raises for shapes it cannot draw
+        self.trajectory = trajectory
+        n = len(trajectory.steps)
+        self._frames: dict[int, bytes] = {}
+        self.slider = W.IntSlider(value=0, min=0, max=n - 1, step=1, description=label("frame", lang),
+                                  continuous_update=True, layout=W.Layout(width="420px"))
+        self.play = W.Play(value=0, min=0, max=n - 1, step=1, interval=interval_ms, description=label("play", lang))
+        W.jslink((self.play, "value"), (self.slider, "value"))
+        self.caption = W.HTML()
+        self.image = W.Image(format="png")
+        self.slider.observe(lambda _c: self.refresh(), names="value")
+        self.widget = W.VBox([W.HBox([self.play, self.slider, self.caption]), self.image])
+        self.refresh()
+
+    def _render(self) -> bytes:
+        i = self.slider.value
+        self.caption.value = f"<b>t = {self.trajectory.steps[i]}</b>"
+        if i not in self._frames:
+            self._frames[i] = _png(lambda fig: P.draw_trajectory_frame(fig, self.trajectory, i, self.lang),
+                                   (8.4, 3.2))
+        return self._frames[i]
+
+    def _static_png(self) -> bytes:
+        if not hasattr(self, "_strip"):
+            fig = P.plot_trajectory_strip(self.trajectory, self.lang, managed=False)
+            self._strip = P.fig_to_png(fig)
+        return self._strip
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Training panel
+# ---------------------------------------------------------------------------------------------------------
+
+class TrainingPanel(_Figure):
+    """Live view of ``train.fit`` on a 2-D set: a tqdm-style progress line, the loss curve and samples.
+
+        panel = TrainingPanel(steps, sampler=lambda m: D.sample(m, s, (1000, 2)), reference=x).show()
+        result = train.fit(model, loss_fn, x, steps=steps, callback=panel.update, callback_every=10)
+        panel.finish(result)
+
+    ``update`` records every loss it is given and redraws at most every ``redraw_seconds`` (drawing samples
+    costs a full Algorithm 2, so it is throttled); ``finish`` draws the final state, which also becomes the
+    static picture of the cell.
+    """
+
+    def __init__(self, total_steps: int | None, sampler: Callable[[nn.Module], Tensor] | None = None,
+                 reference: Tensor | None = None, lang: str = "en", redraw_seconds: float = 2.0,
+                 total_seconds: float | None = None):
+        self.lang = _check_lang(lang)
+        if total_steps is None and total_seconds is None:
+            raise ValueError("total_steps or total_seconds must be given (the length of the progress bar)")
+        self.total_steps, self.total_seconds = total_steps, total_seconds
+        self.sampler, self.redraw_seconds = sampler, redraw_seconds
+        self.reference = reference.detach().float().cpu()[:2000] if reference is not None else None
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+        self.samples: Tensor | None = None
+        self.sample_step = 0
+        self.start = time.perf_counter()
+        self._last_draw = -float("inf")
+        self.bar = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px"))
+        self.status = W.HTML(label("untrained", lang))
+        self.image = W.Image(format="png")
+        self.widget = W.VBox([W.HBox([self.bar, self.status]), self.image])
+        self.refresh()
+
+    def update(self, step: int, loss: float, model: nn.Module) -> None:
+        """``train.fit`` callback: record (step, loss); every ``redraw_seconds`` also sample and redraw."""
+        if not self.steps:
+            self.start = time.perf_counter() - 1e-9
+        self.steps.append(int(step))
+        self.losses.append(float(loss))
+        elapsed = time.perf_counter() - self.start
+        done = max(step / self.total_steps if self.total_steps else 0.0,
+                   elapsed / self.total_seconds if self.total_seconds else 0.0)
+        self.bar.value = min(done, 1.0)
+        total = self.total_steps if self.total_steps else "?"
+        self.status.value = label("progress", self.lang, step=step, total=total, loss=loss, seconds=elapsed,
+                                  rate=step / max(elapsed, 1e-9))
+        if time.perf_counter() - self._last_draw >= self.redraw_seconds:
+            self._draw(model, step)
+
+    def _draw(self, model: nn.Module, step: int) -> None:
+        if self.sampler is not None:
+            self.samples = self.sampler(model).detach().float().cpu()
+            self.sample_step = step
+        self.refresh()
+        self._last_draw = time.perf_counter()
+
+    def finish(self, result) -> None:
+        """Draw the trained model's samples and make this the cell's static picture."""
+        self.bar.value = 1.0
+        self.bar.bar_style = "success"
+        steps = getattr(result, "steps", self.steps[-1] if self.steps else 0)
+        seconds = getattr(result, "seconds", time.perf_counter() - self.start)
+        self.status.value = (f"{label('done', self.lang)} · " +
+                             label("progress", self.lang, step=steps, total=steps, loss=self.losses[-1] if
+                                   self.losses else float("nan"), seconds=seconds, rate=steps / max(seconds, 1e-9)))
+        self._draw(result.model, steps)
+        self.update_display()
+
+    def _render(self) -> bytes:
+        def draw(fig):
+            ax_loss, ax_samples = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1.0]})
+            P.draw_loss(ax_loss, self.steps, self.losses, self.lang)
+            if self.samples is not None:
+                P.draw_cloud(ax_samples, self.samples, label("samples_at", self.lang, step=self.sample_step),
+                             self.reference)
+            elif self.reference is not None:
+                P.draw_cloud(ax_samples, self.reference, label("data", self.lang), color=P.DATA_COLOR)
+            else:
+                ax_samples.set_axis_off()
+
+        return _png(draw, (8.4, 3.3))
