@@ -252,3 +252,16 @@ def receptive_field(model: nn.Module, shape: tuple[int, int, int, int], index: t
     r, c = index
     out[:, :, r, c].sum().backward()
     return x.grad.abs().sum(dim=(0, 1)) > 0
+
+
+def dependency_matrix(model: nn.Module, in_channels: int = 1, size: int = 8, y: Tensor | None = None) -> Tensor:
+    """All receptive fields at once: M[i, j] = True when output pixel i depends on input pixel j (raster
+    indices, D × D). Causality of type A means M is strictly lower-triangular. One backward pass: copy i of a
+    batch of D inputs only feeds output pixel i (the model must treat examples independently: no BatchNorm)."""
+    D = size * size
+    x = torch.randn(D, in_channels, size, size, requires_grad=True)
+    labels = None if y is None else y.reshape(1).expand(D)
+    out = model(x) if labels is None else model(x, labels)
+    idx = torch.arange(D)
+    out.flatten(2)[idx, :, idx].sum().backward()                  # output pixel i of copy i
+    return x.grad.abs().sum(dim=1).flatten(1) > 0

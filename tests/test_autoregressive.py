@@ -1,0 +1,184 @@
+"""PixelCNN: causality proved by gradients, exact likelihood, sampling, bad inputs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from coursekit.autoregressive import (
+    DIGIT_LEVELS,
+    MaskedConv2d,
+    PixelCNN,
+    bits_per_dim,
+    causal_mask,
+    dependency_matrix,
+    from_levels,
+    receptive_field,
+    to_levels,
+)
+from coursekit.data import load_digits
+
+H = W = 8
+
+
+def _allowed(r: int, c: int, include_centre: bool) -> torch.Tensor:
+    """Pixels strictly before (r, c) in raster order (plus (r, c) itself when include_centre)."""
+    index = torch.arange(H * W).view(H, W)
+    i = r * W + c
+    return index <= i if include_centre else index < i
+
+
+@pytest.mark.parametrize("mask_type", ["A", "B"])
+def test_single_layer_sees_only_the_past(mask_type):
+    torch.manual_seed(0)
+    layer = MaskedConv2d(1, 4, 5, mask_type=mask_type)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)        # every unmasked tap non-zero, so "no gradient" means "masked"
+    for r, c in [(0, 0), (3, 4), (7, 7), (4, 0)]:
+        seen = receptive_field(layer, (1, 1, H, W), (r, c))
+        allowed = _allowed(r, c, include_centre=mask_type == "B")
+        assert not bool((seen & ~allowed).any()), f"type {mask_type} output at {(r, c)} sees the future"
+        assert bool(seen[r, c]) == (mask_type == "B"), "the centre is seen exactly for type B"
+        if (r, c) != (0, 0):
+            assert seen.any()
+
+
+def test_stack_of_layers_is_causal_and_grows():
+    torch.manual_seed(0)
+    stack = nn.Sequential(MaskedConv2d(1, 8, 3, "A"), nn.ReLU(), MaskedConv2d(8, 8, 3, "B"), nn.ReLU(),
+                          MaskedConv2d(8, 8, 3, "B"), nn.ReLU(), MaskedConv2d(8, 1, 3, "B"))
+    M = dependency_matrix(stack)                                    # M[i, j]: output i depends on input j
+    assert not bool(torch.triu(M).any()), "some output depends on a pixel at or after its own position"
+    # a type-B stack after a type-A layer never sees the centre, but the field grows with depth
+    assert int(M[4 * W + 4].sum()) > int(dependency_matrix(stack[0])[4 * W + 4].sum())
+    # the matrix agrees with the one-pixel gradient probe
+    assert torch.equal(M[3 * W + 5].view(H, W), receptive_field(stack, (1, 1, H, W), (3, 5)))
+
+
+def test_a_type_b_first_layer_would_leak_the_centre():
+    """The check can fail: a stack that starts with type B sees x_i (what type A exists to prevent)."""
+    leaky = nn.Sequential(MaskedConv2d(1, 4, 3, "B"), nn.ReLU(), MaskedConv2d(4, 1, 3, "B"))
+    with torch.no_grad():
+        for m in leaky:
+            if isinstance(m, MaskedConv2d):
+                m.weight.fill_(0.5)
+                m.bias.fill_(1.0)
+    assert bool(receptive_field(leaky, (1, 1, H, W), (3, 3))[3, 3])
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_pixelcnn_is_causal(conditional):
+    torch.manual_seed(0)
+    model = PixelCNN(hidden=16, n_blocks=3, num_classes=10 if conditional else None)
+    M = dependency_matrix(model, y=torch.tensor(3) if conditional else None)
+    assert not bool(torch.triu(M).any()), "PixelCNN output i must depend only on pixels < i"
+    assert not M[0].any()                     # p(x_1) depends on no pixel
+    assert int(M[-1].sum()) > 20              # the last pixel sees much of the image
+
+
+def test_mask_shapes():
+    a, b = causal_mask(3, "A"), causal_mask(3, "B")
+    assert a.tolist() == [[1, 1, 1], [1, 0, 0], [0, 0, 0]]
+    assert b.tolist() == [[1, 1, 1], [1, 1, 0], [0, 0, 0]]
+    layer = MaskedConv2d(2, 3, 3, "A")
+    with torch.no_grad():
+        layer.weight.normal_()
+    # the mask is applied in forward, so even weights the optimiser sets in masked taps do nothing
+    x = torch.randn(1, 2, H, W)
+    y1 = layer(x)
+    with torch.no_grad():
+        layer.weight[:, :, 2, :] = 100.0
+    assert torch.allclose(layer(x), y1)
+
+
+def test_uniform_model_has_log2_levels_bits():
+    """Zero the last layer: every conditional is uniform over L levels, so bits/dim = log2 L exactly."""
+    x, y = load_digits("test")
+    for levels in (DIGIT_LEVELS, 2):
+        model = PixelCNN(levels=levels, hidden=8, n_blocks=1, num_classes=10)
+        with torch.no_grad():
+            model.out[-1].weight.zero_()
+            model.out[-1].bias.zero_()
+        assert model.bits_per_dim(x[:50], y[:50]) == pytest.approx(math.log2(levels), abs=1e-5)
+    assert float(bits_per_dim(torch.tensor([64 * math.log(17.0)]), 64)) == pytest.approx(math.log2(17))
+
+
+def test_levels_round_trip():
+    x, _ = load_digits("train")
+    k = to_levels(x)
+    assert int(k.min()) == 0 and int(k.max()) == 16
+    assert torch.allclose(from_levels(k), x, atol=1e-6)
+
+
+def test_training_lowers_nll_and_sampling_is_reproducible():
+    torch.manual_seed(0)
+    x, y = load_digits("train")
+    model = PixelCNN(hidden=16, n_blocks=2, num_classes=10)
+    before = model.bits_per_dim(x[:200], y[:200])
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for i in range(40):
+        idx = torch.arange(i * 32, i * 32 + 32) % len(x)
+        loss = model.loss(x[idx], y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = model.bits_per_dim(x[:200], y[:200])
+    assert after < before - 0.5, (before, after)
+    labels = torch.arange(10)
+    s1 = model.sample(y=labels, generator=torch.Generator().manual_seed(1))
+    s2 = model.sample(y=labels, generator=torch.Generator().manual_seed(1))
+    assert s1.shape == (10, 1, H, W) and torch.equal(s1, s2)
+    assert set(to_levels(s1).unique().tolist()) <= set(range(DIGIT_LEVELS))
+    assert torch.allclose(from_levels(to_levels(s1)), s1)
+
+
+def test_nll_equals_sum_of_sequential_conditionals():
+    """The one-pass likelihood is the product of the conditionals computed pixel by pixel."""
+    torch.manual_seed(0)
+    model = PixelCNN(hidden=8, n_blocks=1).eval()
+    x = load_digits("test")[0][:3]
+    target = to_levels(x)[:, 0]
+    total = torch.zeros(3)
+    with torch.no_grad():
+        partial = torch.full_like(x, -1.0)
+        for r in range(H):
+            for c in range(W):
+                logp = model(partial)[:, :, r, c].log_softmax(1)          # only x_<i is filled in
+                total -= logp[torch.arange(3), target[:, r, c]]
+                partial[:, 0, r, c] = x[:, 0, r, c]
+        assert torch.allclose(model.nll(x), total, atol=1e-4)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="mask_type"):
+        MaskedConv2d(1, 4, 3, mask_type="C")
+    with pytest.raises(ValueError, match="kernel_size"):
+        MaskedConv2d(1, 4, 4)
+    with pytest.raises(ValueError, match="kernel_size"):
+        MaskedConv2d(1, 4, 1, "A")
+    with pytest.raises(ValueError, match="in_channels"):
+        MaskedConv2d(0, 4, 3)
+    with pytest.raises(ValueError, match="x must have shape"):
+        MaskedConv2d(2, 4, 3)(torch.randn(1, 1, 8, 8))
+    model = PixelCNN(hidden=8, n_blocks=1, num_classes=10)
+    with pytest.raises(ValueError, match="x must have 4"):
+        model(torch.randn(2, 8, 8), torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="1 channel"):
+        model(torch.randn(2, 3, 8, 8), torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="y .*required"):
+        model(torch.randn(2, 1, 8, 8))
+    with pytest.raises(ValueError, match="y must be in"):
+        model(torch.randn(2, 1, 8, 8), torch.tensor([1, 10]))
+    with pytest.raises(ValueError, match="y must be an integer"):
+        model(torch.randn(2, 1, 8, 8), torch.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match="without num_classes"):
+        PixelCNN(hidden=8, n_blocks=1)(torch.randn(2, 1, 8, 8), torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="levels"):
+        PixelCNN(levels=1)
+    with pytest.raises(ValueError, match="n must"):
+        PixelCNN(hidden=8, n_blocks=1).sample(0)
+    with pytest.raises(ValueError, match="temperature"):
+        PixelCNN(hidden=8, n_blocks=1).sample(2, temperature=0.0)
