@@ -83,7 +83,7 @@ def digit_classifier() -> DigitClassifier:
             return model.eval().requires_grad_(False)
         except (RuntimeError, OSError, EOFError):
             pass   # a corrupt cache file: train again
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(), torch.enable_grad():     # first use may come from inside torch.no_grad()
         model = _train_classifier()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
