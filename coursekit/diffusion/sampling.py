@@ -150,7 +150,7 @@ def sample(model: nn.Module, s: Schedule, shape: Sequence[int], variance: str = 
                 eps = out
             else:                                                               # line 4, the mean part
                 x_next = (x - ((1.0 - alphas[i]) / sqrt_one_minus_alpha_bars[i]) * out) / alphas[i] ** 0.5
-                eps = out
+                eps, x0_hat = out, None
             added = None
             if t > 1:                                                           # line 3: z = 0 at t = 1
                 added = torch.randn(shape, generator=generator, device=device).mul_(sigmas[i])
