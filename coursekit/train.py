@@ -70,8 +70,10 @@ class EMA:
     def update(self, model: nn.Module) -> None:
         self.updates += 1
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for ema_p, p in zip(self.model.parameters(), model.parameters()):
-            ema_p.lerp_(p.detach(), 1.0 - d)
+        ema_params = [p for p in self.model.parameters() if p.is_floating_point()]
+        params = [p.detach() for p in model.parameters() if p.is_floating_point()]
+        if ema_params:      # one fused call instead of a Python loop (small models: the loop dominated)
+            torch._foreach_lerp_(ema_params, params, 1.0 - d)
         for ema_b, b in zip(self.model.buffers(), model.buffers()):
             ema_b.copy_(b)
 
@@ -112,6 +114,10 @@ def fit(model: nn.Module, loss_fn: Callable[..., Tensor], data: tuple[Tensor, ..
     """
     if steps is None and seconds is None:
         raise ValueError("give steps, seconds or both")
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+        raise ValueError(f"steps must be a positive int or None, got {steps!r}")      # 0 or less never finished
+    if seconds is not None and not seconds > 0:
+        raise ValueError(f"seconds must be a positive number or None, got {seconds!r}")
     if lr_schedule not in ("cosine", "constant"):
         raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
     device = get_device(device)
@@ -119,7 +125,9 @@ def fit(model: nn.Module, loss_fn: Callable[..., Tensor], data: tuple[Tensor, ..
     data = (data,) if isinstance(data, Tensor) else tuple(data)
     data = tuple(d.to(device) for d in data)
     model.to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    params = [p for p in model.parameters() if p.requires_grad]
+    # foreach: one multi-tensor kernel per update instead of a Python loop over parameters (CPU default is the loop)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=True)
     ema = EMA(model, ema_decay) if ema_decay is not None else None
     use_amp = amp and device.type == "cuda"
     result = TrainResult(model=model, raw_model=model)
@@ -146,7 +154,7 @@ def fit(model: nn.Module, loss_fn: Callable[..., Tensor], data: tuple[Tensor, ..
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            nn.utils.clip_grad_norm_(params, grad_clip, foreach=True)
         opt.step()
         if ema is not None:
             ema.update(model)
