@@ -5,10 +5,25 @@ assignments/<assignment>/ release: what `nbgrader generate_assignment` writes (c
 submitted/, autograded/, feedback/, gradebook.db   created by the instructor workflow (git-ignored)
 
 Defences against nbgrader's known traps (see docs/instructor.md): deleted graded cells come back, stderr noise
-from libraries is dropped before scoring, every cell has a bounded timeout, outputs are capped.
+from libraries is dropped before scoring, every cell has a bounded timeout, outputs are capped while they arrive.
 """
 
 import os
+
+import nbformat
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    Execute,
+    IgnorePattern,
+    LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
 
 c = get_config()  # noqa: F821  (provided by nbgrader)
 
@@ -22,6 +37,7 @@ c.OverwriteCells.add_missing_cells = True
 # The kernel inherits the grader's environment: quiet and on the CPU even if the set-up cell were lost.
 os.environ["COURSEKIT_PROGRESS"] = "0"
 os.environ["COURSEKIT_DEVICE"] = "cpu"
+os.environ["COURSEKIT_GRADING"] = "1"            # the visible training run is skipped (a hidden one runs)
 os.environ.setdefault("PYTHONWARNINGS", "ignore")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -46,9 +62,77 @@ c.Execute.timeout_func = cell_timeout
 c.Execute.interrupt_on_timeout = True
 c.Execute.startup_timeout = 120
 
-# A huge output is cut before it reaches the gradebook or the feedback.
-c.LimitOutput.max_lines = 200
-c.LimitOutput.max_length = 20000
+# A huge output is cut while it arrives (nbgrader's LimitOutput counts lines only: one 20 MB line passes it).
+MAX_OUTPUT_CHARS = 20_000          # one output (a stream chunk, a result, a traceback line)
+MAX_CELL_CHARS = 100_000           # all the outputs of one cell
+CUT = "\n... output cut by the grader ...\n"
 
-# Release: strip outputs, keep the notebooks' metadata minimal.
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_OUTPUT_CHARS else text[:MAX_OUTPUT_CHARS] + CUT
+
+
+def cap_output(out) -> int:
+    """Cut one output's text in place (streams, plain-text results, errors); returns its size in characters."""
+    kind = out.get("output_type")
+    if kind == "stream":
+        out["text"] = _cut(out.get("text", ""))
+        return len(out["text"])
+    if kind == "error":
+        out["evalue"] = _cut(str(out.get("evalue", "")))
+        out["traceback"] = [_cut(line) for line in out.get("traceback", [])[:100]]
+        return len(out["evalue"]) + sum(len(line) for line in out["traceback"])
+    size = 0
+    data = out.get("data", {})
+    for mime, value in list(data.items()):
+        text = value if isinstance(value, str) else "".join(value) if isinstance(value, list) else str(value)
+        if len(text) > MAX_OUTPUT_CHARS:                 # an image or HTML that big is not kept at all
+            data[mime] = _cut(text) if mime == "text/plain" else None
+            if data[mime] is None:
+                del data[mime]
+        size += min(len(text), MAX_OUTPUT_CHARS)
+    if not data:
+        data["text/plain"] = CUT
+    return size
+
+
+class CappedExecute(Execute):
+    """nbgrader's Execute keeping at most MAX_CELL_CHARS of output per cell, so a runaway print can neither
+    fill the grader's memory nor the gradebook. Errors and the first stderr output are always kept (each still
+    scores the cell zero, exactly as without the cap)."""
+
+    def output(self, outs, msg, display_id, cell_index):
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is None or not outs or outs[-1] is not out:
+            return out
+        used = self.__dict__.setdefault("_cell_chars", {})           # characters kept so far, per cell
+        size = cap_output(out)
+        stderr_kept = any(o.get("name") == "stderr" for o in outs[:-1])
+        essential = out.get("output_type") == "error" or (out.get("name") == "stderr" and not stderr_kept)
+        if used.get(cell_index, 0) + size > MAX_CELL_CHARS and not essential:
+            outs.pop()
+            if not (outs and outs[-1].get("text") == CUT):
+                outs.append(nbformat.v4.new_output("stream", name="stdout", text=CUT))
+            return None
+        used[cell_index] = used.get(cell_index, 0) + size
+        return out
+
+
+c.LimitOutput.max_lines = 200      # and at most 200 lines per cell, 100 traceback lines
+
+# nbgrader's autograde pipeline with the capped Execute. COURSEKIT_RECORD_EXECUTED=1 (set by
+# coursekit.grading.autograde_parallel) records notebooks executed already by parallel workers: the same
+# pipeline without clearing and executing, so the gradebook is written by nbgrader itself.
+RECORD_ONLY = os.environ.get("COURSEKIT_RECORD_EXECUTED") == "1"
+c.Autograde.sanitize_preprocessors = [p for p in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
+                                                  CheckCellMetadata) if not (RECORD_ONLY and p is ClearOutput)]
+c.Autograde.autograde_preprocessors = [p for p in (CappedExecute, IgnorePattern, ClearMetadataPreprocessor,
+                                                   LimitOutput, SaveAutoGrades, AssignLatePenalties,
+                                                   CheckCellMetadata) if not (RECORD_ONLY and p is CappedExecute)]
+
+# Release: the stub students replace.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# zip_collect: files downloaded from a learning-management system as <student_id>-<notebook>.ipynb, loose or in
+# zip archives, under downloaded/<assignment>/archive/ (see docs/instructor.md).
+c.FileNameCollectorPlugin.named_regexp = r".*[/\\](?P<student_id>\w+)-(?P<file_id>\w+\.ipynb)$"

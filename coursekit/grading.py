@@ -4,6 +4,7 @@ Inside a graded notebook (hidden tests import these; they hold no solution):
 
 - :func:`assert_close`   compare with float32 tolerances in plain Python (a submission that rebinds
   ``numpy.allclose`` / ``torch.allclose`` / ``torch.testing.assert_close`` cannot change the verdict)
+- :func:`private_copy`   this module loaded afresh from its file (what hidden tests compare with)
 - :func:`reference`      a coursekit.diffusion function from a fresh private copy of the package, so a
   submission that rebinds ``coursekit.diffusion.*`` cannot change the expected values
 - :func:`no_reference`   fails a part whose function only calls the coursekit reference for itself
@@ -80,6 +81,16 @@ def assert_close(actual: object, expected: torch.Tensor, name: str = "result", a
                              f"(max error {max_abs_error(actual, expected, name):.3g})")
 
 
+def check_untampered() -> None:
+    """AssertionError unless :func:`assert_close` still tells different tensors apart (a tripwire for
+    submissions that patch what it is built on, e.g. ``torch.Tensor.tolist``)."""
+    try:
+        assert_close(torch.zeros(3), torch.ones(3), name="self-check")
+    except AssertionError:
+        return
+    raise AssertionError("the comparison was tampered with")
+
+
 def reference(name: str) -> Callable:
     """``coursekit.diffusion.<name>`` loaded from a fresh, private copy of the package source."""
     prefix = "_coursekit_reference"
@@ -92,6 +103,15 @@ def reference(name: str) -> Callable:
     root_spec.loader.exec_module(root)
     module = importlib.import_module(prefix + ".diffusion")
     return getattr(module, name)
+
+
+def private_copy() -> types.ModuleType:
+    """A fresh copy of this module, loaded from its file: hidden tests compare with it, so a submission that
+    rebinds ``coursekit.grading.assert_close`` (or anything else here) does not change the verdict."""
+    spec = importlib.util.spec_from_file_location("_coursekit_grading_private", Path(__file__).resolve())
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _reference_objects(names: Iterable[str]) -> dict[str, list[tuple[types.ModuleType, object]]]:
@@ -330,17 +350,11 @@ def autograde_parallel(root: str | Path, assignment: str, students: list[str] | 
     try:
         done = [s for s in students if s not in failed]
         if done:
-            # Record the executed notebooks: nbgrader's own pipeline minus ClearOutput and Execute.
-            args = ["autograde", assignment, "--force", "--CourseDirectory.submitted_directory=.parallel_executed",
-                    "--Autograde.sanitize_preprocessors=['nbgrader.preprocessors.DeduplicateIds',"
-                    "'nbgrader.preprocessors.OverwriteKernelspec','nbgrader.preprocessors.OverwriteCells',"
-                    "'nbgrader.preprocessors.CheckCellMetadata']",
-                    "--Autograde.autograde_preprocessors=['nbgrader.preprocessors.IgnorePattern',"
-                    "'nbconvert.preprocessors.ClearMetadataPreprocessor','nbgrader.preprocessors.LimitOutput',"
-                    "'nbgrader.preprocessors.SaveAutoGrades','nbgrader.preprocessors.AssignLatePenalties',"
-                    "'nbgrader.preprocessors.CheckCellMetadata']"]
-            for s in done:
-                _nbgrader([*args, "--student", s], cwd=root, check=False)
+            # Record the executed notebooks with nbgrader's own pipeline minus ClearOutput and Execute
+            # (nbgrader_config.py reads COURSEKIT_RECORD_EXECUTED): every staged student, one nbgrader process.
+            env = dict(os.environ, COURSEKIT_RECORD_EXECUTED="1")
+            _nbgrader(["autograde", assignment, "--force", "--CourseDirectory.submitted_directory=.parallel_executed"],
+                      cwd=root, env=env, check=False)
         for s in failed:                      # the same path the sequential command takes
             _nbgrader(["autograde", assignment, "--student", s, "--force"], cwd=root, check=False)
     finally:
