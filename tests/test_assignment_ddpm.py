@@ -1,0 +1,231 @@
+"""The DDPM assignment as released: equals what nbgrader generates from solutions/, leaks nothing, fails
+every test when blank; and the grading helpers the hidden tests rely on."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from coursekit import diffusion as D
+from coursekit import grading
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCE = REPO / "solutions" / "ddpm" / "ddpm.ipynb"
+RELEASE = REPO / "assignments" / "ddpm" / "ddpm.ipynb"
+
+
+def _nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, capture_output=True, text=True,
+                          env=env)
+
+
+def _block_lines(source: str, begin: str, end: str) -> list[str]:
+    lines, inside = [], False
+    for line in source.splitlines():
+        if begin in line:
+            inside = True
+        elif end in line:
+            inside = False
+        elif inside and len(line.strip()) > 12:
+            lines.append(line.strip())
+    return lines
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("gen")
+    shutil.copy2(REPO / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "solutions", root / "solutions")
+    proc = _nbgrader(root, "generate_assignment", "ddpm", "--force")
+    assert proc.returncode == 0, proc.stderr
+    return root
+
+
+def test_release_equals_generation(generated):
+    fresh = json.loads((generated / "assignments" / "ddpm" / "ddpm.ipynb").read_text(encoding="utf-8"))
+    committed = json.loads(RELEASE.read_text(encoding="utf-8"))
+    assert committed == fresh, "assignments/ is stale: run `nbgrader generate_assignment ddpm --force`"
+    assert sorted(p.name for p in (REPO / "assignments").iterdir()) == sorted(
+        p.name for p in (generated / "assignments").iterdir())
+
+
+def test_release_leaks_nothing():
+    source = nbformat.read(SOURCE, as_version=4)
+    text = RELEASE.read_text(encoding="utf-8")                      # sources, outputs and metadata alike
+    secret = []
+    for cell in source.cells:
+        secret += _block_lines(cell.source, "### BEGIN SOLUTION", "### END SOLUTION")
+        secret += _block_lines(cell.source, grading.HIDDEN_BEGIN, grading.HIDDEN_END)
+    public = "\n".join(re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END (SOLUTION|HIDDEN TESTS)", "", c.source,
+                              flags=re.S) for c in source.cells)
+    secret = [s for s in secret if s not in public]                 # lines the visible tests share are public
+    assert len(secret) > 30
+    as_json = [json.dumps(s)[1:-1] for s in secret]
+    leaked = [s for s in as_json if s in text]
+    assert not leaked, leaked[:5]
+    for marker in ("BEGIN SOLUTION", "HIDDEN TESTS", "4101", "4105", "no_reference"):
+        assert marker not in text
+    release = nbformat.read(RELEASE, as_version=4)
+    assert all(not c.get("outputs") for c in release.cells if c.cell_type == "code")
+    answers = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert len(answers) == 5 and all("raise NotImplementedError()" in c.source for c in answers)
+
+
+def test_release_is_bilingual_and_locked():
+    release = nbformat.read(RELEASE, as_version=4)
+    markdown = "\n".join(c.source for c in release.cells if c.cell_type == "markdown")
+    assert re.search(r"[\u4e00-\u9fff]", markdown) and "Algorithm 2" in markdown and "算法 2" in markdown
+    setup = release.cells[1]
+    meta = setup.metadata["nbgrader"]
+    assert meta["grade_id"] == "setup" and meta["locked"] and not setup.metadata["editable"]
+    assert "COURSEKIT_PROGRESS" in setup.source and "filterwarnings" in setup.source
+    tests = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert [c.metadata["nbgrader"]["points"] for c in tests] == [2, 2, 2, 2, 2]
+    assert all(c.metadata["nbgrader"]["locked"] for c in tests)
+
+
+@pytest.mark.slow
+def test_validate_invert_passes_on_release(generated):
+    proc = _nbgrader(generated, "validate", "--invert", "assignments/ddpm/ddpm.ipynb")
+    assert "Success! The notebook does not pass any tests." in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_config_timeouts_are_bounded():
+    spec = importlib.util.spec_from_file_location("cfg", REPO / "nbgrader_config.py")
+    module = importlib.util.module_from_spec(spec)
+    module.get_config = lambda: types.SimpleNamespace(**{k: types.SimpleNamespace() for k in (
+        "CourseDirectory", "OverwriteCells", "IgnorePattern", "Execute", "LimitOutput", "ClearSolutions",
+        "Autograde", "FileNameCollectorPlugin")})
+    saved = {k: os.environ.get(k) for k in ("COURSEKIT_GRADING", "COURSEKIT_DEVICE", "PYTHONWARNINGS",
+                                            "OMP_NUM_THREADS")}
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    c = module.c
+    assert c.OverwriteCells.add_missing_cells is True and c.IgnorePattern.enabled is True
+    cell = lambda gid: {"metadata": {"nbgrader": {"grade_id": gid}}}  # noqa: E731
+    train, unit, plain = (c.Execute.timeout_func(cell("test_train_sample")), c.Execute.timeout_func(cell("test_loss")),
+                          c.Execute.timeout_func({"metadata": {}}))
+    assert train > unit and 0 < unit <= 60 and 0 < train <= 600 and plain == unit
+    pattern = re.compile(c.IgnorePattern.pattern)
+    assert pattern.search("100%|##########| 50/50 [00:00<00:00, 999.99it/s]")
+    assert pattern.search("/x/torch/nn.py:12: UserWarning: something")
+    assert not pattern.search("Traceback (most recent call last)")
+    out = {"output_type": "stream", "name": "stdout", "text": "x" * 1_000_000}
+    assert module.cap_output(out) < 30_000 and out["text"].endswith(module.CUT)
+    err = {"output_type": "error", "ename": "E", "evalue": "v" * 10**6, "traceback": ["t" * 10**5] * 500}
+    module.cap_output(err)
+    assert len(err["traceback"]) == 100 and len(err["evalue"]) < 30_000
+    shown = {"output_type": "display_data", "data": {"image/png": "A" * 10**6, "text/plain": "<Figure>"}}
+    module.cap_output(shown)
+    assert shown["data"] == {"text/plain": "<Figure>"}
+    assert module.CappedExecute in c.Autograde.autograde_preprocessors
+
+
+# --- the helpers hidden tests use -------------------------------------------------------------------------
+
+def test_assert_close_is_plain_python_and_strict(monkeypatch):
+    monkeypatch.setattr(torch, "allclose", lambda *a, **k: True)
+    with pytest.raises(AssertionError, match="differ"):
+        grading.assert_close(torch.zeros(3), torch.ones(3))
+    with pytest.raises(AssertionError, match="shape"):
+        grading.assert_close(torch.zeros(3), torch.zeros(4))
+    with pytest.raises(AssertionError, match="torch.Tensor"):
+        grading.assert_close([0.0], torch.zeros(1))
+    with pytest.raises(AssertionError):
+        grading.assert_close(torch.tensor([float("nan")]), torch.zeros(1))
+    grading.assert_close(torch.ones(3) + 1e-7, torch.ones(3))       # float32 rounding is fine
+    assert grading.max_abs_error(torch.tensor([1.0, 3.0]), torch.tensor([1.0, 1.0])) == 2.0
+
+
+def test_reference_is_a_private_copy(monkeypatch):
+    monkeypatch.setattr(D, "q_sample", lambda *a, **k: "tampered")
+    fresh = grading.reference("q_sample")
+    s = D.make_schedule("linear", 10)
+    x0, eps, t = torch.randn(4, 2), torch.randn(4, 2), torch.tensor([1, 2, 3, 10])
+    assert torch.equal(fresh(s, x0, t, eps), sys.modules["coursekit.diffusion.forward"].q_sample(s, x0, t, eps))
+    assert fresh.__module__.startswith("_coursekit_reference")
+
+
+def _notebook_namespace(code: str) -> dict:
+    ns: dict = {"__name__": "__main__"}
+    exec(code, ns)
+    return ns
+
+
+def test_reaches_reference_static():
+    ns = _notebook_namespace(
+        "import torch\nfrom coursekit import diffusion as D\nfrom coursekit.diffusion import q_sample as r\n"
+        "import coursekit.diffusion.forward as F\n"
+        "def direct(s, x, t, e):\n    return D.q_sample(s, x, t, e)\n"
+        "def alias(s, x, t, e):\n    return r(s, x, t, e)\n"
+        "def deep(s, x, t, e):\n    return F.q_sample(s, x, t, e)\n"
+        "def helper(s, x, t, e):\n    return alias(s, x, t, e)\n"
+        "def default(s, x, t, e, f=D.q_sample):\n    return f(s, x, t, e)\n"
+        "def own(a, x, t, e):\n    return a[t - 1].sqrt()[:, None] * x + e\n"
+        "def uses_other(s, x):\n    return D.make_schedule('linear', 10).betas\n")
+    for name in ("direct", "alias", "deep", "helper", "default"):
+        assert grading.reaches_reference(ns[name], ["q_sample"]), name
+    assert grading.reaches_reference(ns["own"], ["q_sample"]) is None
+    assert grading.reaches_reference(ns["uses_other"], ["q_sample"]) is None
+
+
+def test_no_reference_dynamic_catches_a_swallowed_call():
+    ns = _notebook_namespace(
+        "import importlib\n"
+        "def sneaky(s, x, t, e):\n"
+        "    mod = importlib.import_module('coursekit.' + 'diffusion')\n"
+        "    try:\n        return getattr(mod, 'q_' + 'sample')(s, x, t, e)\n"
+        "    except Exception:\n        return x\n")
+    s = D.make_schedule("linear", 10)
+    original = D.q_sample
+    with pytest.raises(AssertionError, match="called coursekit.diffusion.q_sample"):
+        with grading.no_reference(ns["sneaky"], "q_sample"):
+            ns["sneaky"](s, torch.zeros(2, 2), torch.tensor([1, 2]), torch.zeros(2, 2))
+    assert D.q_sample is original and sys.modules["coursekit.diffusion.forward"].q_sample is original
+    with grading.no_reference(ns["sneaky"], "ddpm_loss"):            # another reference is allowed
+        ns["sneaky"](s, torch.zeros(2, 2), torch.tensor([1, 2]), torch.zeros(2, 2))
+
+
+def test_time_limit_stops_a_runaway_loop():
+    start = time.perf_counter()
+    with pytest.raises(TimeoutError):
+        with grading.time_limit(0.3):
+            while True:
+                pass
+    assert time.perf_counter() - start < 5
+    with grading.time_limit(5):
+        pass
+    with pytest.raises(ValueError, match="seconds"):
+        with grading.time_limit(0):
+            pass
+
+
+def test_hide_tests_strips_source_and_quoting_outputs():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("assert f(1) == 1\n### BEGIN HIDDEN TESTS\nassert f(12345) == 12345, 'secret'\n"
+                                     "### END HIDDEN TESTS\n")
+    cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="secret",
+                                           traceback=["line", "assert f(12345) == 12345, 'secret'"])]
+    nb.cells.append(cell)
+    assert grading.hide_tests(nb)
+    text = json.dumps(nb)
+    assert "12345" not in text and "assert f(1) == 1" in text and "AssertionError" in text
