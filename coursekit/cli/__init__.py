@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-UNITS = ("ddpm", "gan", "compare")
+UNITS = ("ddpm", "gan", "compare", "grade")
 
 
 def build_parser() -> argparse.ArgumentParser:
