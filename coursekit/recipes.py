@@ -1,0 +1,210 @@
+"""Named, documented DDPM training configurations shared by the CLI, the notebooks and the benchmarks.
+
+    from coursekit.recipes import recipe
+    r = recipe("digits-cond")                    # model + schedule + fit kwargs + sampling kwargs
+    model, s = r.build_model(), r.build_schedule()
+    result = r.train(seconds=30)                 # Algorithm 1 with train.fit; result.model holds the EMA weights
+    images, labels = r.sample(result.model, s, n=100)
+
+Every number below was chosen by measurement on the embedded 8×8 digits on a 2-core CPU (see
+docs/ddpm-cli.md for the table): on 8×8 digits a wide residual MLP over the 64 flattened pixels takes several
+times more optimiser steps per second than the small U-Net and reaches better samples within 30–60 s; a
+shorter chain (T = 250 with β scaled by 1000/T, so ᾱ_T still ends near 0) is as good here and makes
+Algorithm 2 four times faster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import Tensor, nn
+
+from . import diffusion as D
+from . import nets
+from .data import TOY_2D, load_digits, sample_2d
+from .train import TrainResult, fit, get_device, seed_everything
+
+
+def scaled_linear(T: int) -> dict:
+    """DDPM's linear schedule (β 1e-4 → 0.02 at T = 1000) rescaled to a chain of T steps: β · 1000/T keeps
+    ∏(1 − β_t) ≈ the same ᾱ_T, so the last step is still (almost) pure noise."""
+    return dict(name="linear", T=T, beta_start=1e-4 * 1000 / T, beta_end=min(0.02 * 1000 / T, 0.999))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A complete DDPM set-up: what to train on, the network, the β schedule, ``train.fit`` keyword
+    arguments, the label dropout for classifier-free guidance and how to sample.
+
+    ``model`` is a ``nets.build`` config, ``schedule`` keyword arguments of ``diffusion.make_schedule``,
+    ``fit`` keyword arguments of ``train.fit`` (its ``seconds`` is the recipe's time budget), ``sample``
+    keyword arguments of ``diffusion.sample`` (variance, guidance_scale, clip_denoised).
+    """
+
+    name: str
+    description: str
+    data: str                                   # "digits" or a 2-D set name (coursekit.data.TOY_2D)
+    conditional: bool
+    model: dict
+    schedule: dict
+    fit: dict
+    sample: dict
+    p_uncond: float = 0.0                       # P(label → ∅) while training (classifier-free guidance)
+    n_train: int = 8192                         # points drawn for 2-D sets (digits use the train split)
+    extra: dict = field(default_factory=dict)
+
+    # -- building blocks -------------------------------------------------------------------------------
+    def build_model(self) -> nn.Module:
+        return nets.build(self.model)
+
+    def build_schedule(self, device: str | torch.device | None = None) -> D.Schedule:
+        return D.make_schedule(**self.schedule, device=device)
+
+    def data_shape(self) -> tuple[int, ...]:
+        """Shape of one example: (1, 8, 8) for digits, (2,) for 2-D sets."""
+        return (1, 8, 8) if self.data == "digits" else (2,)
+
+    def training_data(self) -> tuple[Tensor, ...]:
+        """(x,) or (x, y): the digits train split, or ``n_train`` points of the 2-D set (seed 0)."""
+        if self.data == "digits":
+            x, y = load_digits("train")
+        else:
+            x, y = sample_2d(self.data, self.n_train, seed=0, with_labels=True)
+        return (x, y) if self.conditional else (x,)
+
+    def loss_fn(self, s: D.Schedule) -> Callable[..., Tensor]:
+        """L_simple (Algorithm 1) for ``train.fit``: called as loss(model, x0) or loss(model, x0, y)."""
+        if self.conditional:
+            return lambda model, x0, y: D.ddpm_loss(model, s, x0, y=y, p_uncond=self.p_uncond)
+        return lambda model, x0: D.ddpm_loss(model, s, x0)
+
+    # -- the whole job ---------------------------------------------------------------------------------
+    def train(self, seconds: float | None = None, steps: int | None = None, seed: int = 0,
+              device: str | torch.device | None = None, progress: bool | None = None,
+              **fit_overrides) -> tuple[TrainResult, D.Schedule]:
+        """Train a fresh model with this recipe; ``seconds``/``steps`` override the budget.
+
+        Returns (train.fit's result, the schedule). ``result.model`` is the EMA copy, ready to sample.
+        """
+        kwargs = dict(self.fit)
+        if seconds is not None or steps is not None:
+            kwargs["seconds"], kwargs["steps"] = seconds, steps
+        kwargs.update(fit_overrides)
+        dev = get_device(device)
+        s = self.build_schedule(dev)
+        seed_everything(seed)                   # the seed fixes the initial weights too, not only the batches
+        model = self.build_model()
+        result = fit(model, self.loss_fn(s), self.training_data(), seed=seed, device=dev, progress=progress,
+                     **kwargs)
+        return result, s
+
+    def labels_for(self, n: int) -> Tensor | None:
+        """Class labels 0, 1, …, 9, 0, 1, … for n conditional samples (None when unconditional)."""
+        if not self.conditional:
+            return None
+        classes = self.model.get("num_classes") or 10
+        return torch.arange(n) % classes
+
+    def draw(self, model: nn.Module, s: D.Schedule, n: int, seed: int = 1, trajectory_every: int | None = None,
+             **sample_overrides):
+        """Algorithm 2 for n samples with this recipe's sampling settings (``sample_overrides`` win).
+
+        Returns (samples, labels) or, with ``trajectory_every``, (samples, labels, trajectory).
+        """
+        kwargs = {**self.sample, **sample_overrides}
+        labels = self.labels_for(n)
+        device = next(model.parameters()).device
+        g = torch.Generator(device=device).manual_seed(seed)
+        out = D.sample(model, s, (n, *self.data_shape()), generator=g, trajectory_every=trajectory_every,
+                       y=None if labels is None else labels.to(device), **kwargs)
+        if trajectory_every is None:
+            return out, labels
+        return out[0], labels, out[1]
+
+    def with_changes(self, **changes) -> Recipe:
+        """A copy with some fields replaced (dict fields are merged: ``fit={"lr": 1e-3}`` keeps the rest)."""
+        merged = {k: ({**getattr(self, k), **v} if isinstance(v, dict) and isinstance(getattr(self, k), dict)
+                      else v) for k, v in changes.items()}
+        return replace(self, **merged)
+
+
+def _digits_mlp(conditional: bool, hidden: int = 512, depth: int = 3) -> dict:
+    return dict(kind="mlp", dim=64, hidden=hidden, depth=depth, time_dim=64,
+                num_classes=10 if conditional else None, image_shape=(1, 8, 8))
+
+
+RECIPES: dict[str, Recipe] = {}
+
+
+def _register(r: Recipe) -> Recipe:
+    RECIPES[r.name] = r
+    return r
+
+
+_register(Recipe(
+    name="digits-cond",
+    description="Class-conditional 8×8 digits, residual MLP on the flattened pixels, T = 250, "
+                "classifier-free guidance; target: ≥ 99 % accuracy and FD ≤ 1.3× the floor in 30 s.",
+    data="digits", conditional=True,
+    model=_digits_mlp(True, hidden=256),
+    schedule=scaled_linear(250),
+    fit=dict(seconds=30.0, steps=None, batch_size=128, lr=2e-3, ema_decay=0.999, warmup=50),
+    sample=dict(variance="beta", guidance_scale=2.0, clip_denoised=False),
+    p_uncond=0.1,
+))
+
+_register(Recipe(
+    name="digits",
+    description="Unconditional 8×8 digits, residual MLP on the flattened pixels, T = 250; target: FD ≤ 2× "
+                "the floor in 60 s.",
+    data="digits", conditional=False,
+    model=_digits_mlp(False, hidden=256),
+    schedule=scaled_linear(250),
+    fit=dict(seconds=60.0, steps=None, batch_size=128, lr=2e-3, ema_decay=0.999, warmup=50),
+    sample=dict(variance="beta", guidance_scale=1.0, clip_denoised=False),
+))
+
+_register(Recipe(
+    name="digits-unet-cond",
+    description="The course's small U-Net (base 32) on class-conditional digits, DDPM's linear T = 1000: "
+                "the convolutional reference (slower per step on a CPU than the MLP recipes).",
+    data="digits", conditional=True,
+    model=dict(kind="unet", in_channels=1, base_channels=32, channel_mults=(1, 2), num_classes=10, time_dim=64),
+    schedule=dict(name="linear", T=1000),
+    fit=dict(seconds=30.0, steps=None, batch_size=128, lr=2e-3, ema_decay=0.999, warmup=50),
+    sample=dict(variance="beta", guidance_scale=2.0, clip_denoised=True),
+    p_uncond=0.1,
+))
+
+for _name in TOY_2D:
+    _register(Recipe(
+        name=_name,
+        description=f"2-D '{_name}' set: residual MLP (hidden 128, depth 3), linear T = 1000 as in DDPM.",
+        data=_name, conditional=False,
+        model=dict(kind="mlp", dim=2, hidden=128, depth=3, time_dim=64, num_classes=None),
+        schedule=dict(name="linear", T=1000),
+        fit=dict(seconds=20.0, steps=None, batch_size=256, lr=2e-3, ema_decay=0.995, warmup=50),
+        sample=dict(variance="beta", guidance_scale=1.0, clip_denoised=False),
+    ))
+
+
+def recipe(name: str, **changes) -> Recipe:
+    """The recipe called ``name`` (see :data:`RECIPES`), optionally with fields changed
+    (``recipe("digits-cond", fit={"seconds": 5})``)."""
+    if name not in RECIPES:
+        raise ValueError(f"name must be one of {', '.join(repr(k) for k in RECIPES)}, got {name!r}")
+    r = RECIPES[name]
+    return r.with_changes(**changes) if changes else r
+
+
+def recipe_for(data: str, conditional: bool = False) -> Recipe:
+    """The default recipe for a data set name ("digits" or a 2-D set) and conditioning."""
+    if data == "digits":
+        return recipe("digits-cond" if conditional else "digits")
+    if data not in TOY_2D:
+        raise ValueError(f"data must be 'digits' or one of {', '.join(repr(k) for k in TOY_2D)}, got {data!r}")
+    if conditional:
+        raise ValueError(f"conditional must be False for 2-D data {data!r} (only digits have class recipes)")
+    return recipe(data)
