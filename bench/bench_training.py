@@ -1,0 +1,102 @@
+"""Training time to quality on the embedded digits: the 70-line MLP baseline vs coursekit's recipes, same clock.
+
+Each row trains for the same wall-clock seconds on this machine in this run, samples ``--n`` images with
+Algorithm 2 and scores them with coursekit.metrics (class accuracy of the asked digit, Fréchet distance in
+the metric classifier's feature space, and its ratio to the real floor FD(test, train)).
+
+    python bench/bench_training.py                   # conditional 30 s, unconditional 60 s (about 4 min)
+    python bench/bench_training.py --only cond       # just the 30 s conditional pair
+    python bench/bench_training.py --cond-seconds 10 --uncond-seconds 20 --n 500     # a quick look
+
+Targets (issue 2): conditional ≥ 99 % and FD ≤ 1.3× floor in 30 s; unconditional FD ≤ 2× floor in 60 s;
+beat the baseline on the same clock. Prints a table; asserts nothing. Wall-clock numbers depend on what
+else the machine is doing: run it on a quiet machine for numbers to quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import baseline_mlp_ddpm as baseline  # noqa: E402
+
+from coursekit import metrics  # noqa: E402
+from coursekit.data import load_digits  # noqa: E402
+from coursekit.recipes import recipe  # noqa: E402
+
+TARGETS = {True: (30.0, 1.3), False: (60.0, 2.0)}          # conditional → (seconds, FD/floor bound)
+
+
+def run_baseline(conditional: bool, seconds: float, n: int, seed: int) -> dict:
+    images, labels = load_digits("train")
+    model, steps = baseline.train(images, labels if conditional else None, seconds, seed=seed)
+    asked = torch.arange(n) % 10 if conditional else None
+    start = time.perf_counter()
+    x = baseline.sample(model, n, asked, seed=seed + 1)
+    return dict(name="baseline MLP (bench/baseline_mlp_ddpm.py, T=1000)", steps=steps, seconds=seconds,
+                sample_seconds=time.perf_counter() - start, report=metrics.digit_report(x, asked))
+
+
+def run_recipe(name: str, seconds: float, n: int, seed: int) -> dict:
+    r = recipe(name)
+    result, s = r.train(seconds=seconds, seed=seed, progress=False)
+    start = time.perf_counter()
+    x, asked = r.draw(result.model, s, n, seed=seed + 1)
+    return dict(name=f"coursekit recipe {name!r} (T={s.T})", steps=result.steps, seconds=result.seconds,
+                sample_seconds=time.perf_counter() - start, report=metrics.digit_report(x.clamp(-1, 1), asked))
+
+
+def print_table(rows: list[dict]) -> None:
+    head = (f"{'setup':<48} {'cond':>4} {'train s':>7} {'steps':>6} {'steps/s':>7} {'acc %':>6} {'FD':>7} "
+            f"{'FD/floor':>8} {'target':>7} {'met':>4} {'sample s':>8}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        rep, cond = r["report"], r["conditional"]
+        acc = 100 * rep["accuracy"] if "accuracy" in rep else float("nan")
+        bound = TARGETS[cond][1]
+        met = rep["fd_ratio"] <= bound and (not cond or acc >= 99.0)
+        print(f"{r['name']:<48} {'yes' if cond else 'no':>4} {r['seconds']:>7.1f} {r['steps']:>6} "
+              f"{r['steps'] / r['seconds']:>7.1f} {acc:>6.1f} {rep['fd']:>7.2f} {rep['fd_ratio']:>8.2f} "
+              f"{'≤' + format(bound, '.1f'):>7} {'yes' if met else 'no':>4} {r['sample_seconds']:>8.1f}")
+    print(f"FD floor (real test vs real train) = {metrics.frechet_floor():.3f}; FD of n generated vs the train split; "
+          "target for conditional rows also needs ≥ 99 % accuracy.")
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("cond", "uncond"), default=None)
+    parser.add_argument("--cond-seconds", type=float, default=TARGETS[True][0])
+    parser.add_argument("--uncond-seconds", type=float, default=TARGETS[False][0])
+    parser.add_argument("--n", type=int, default=1000, help="samples scored per row (default 1000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1, as the CLI)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, load average {load:.1f}, "
+          f"n = {args.n}")
+    metrics.frechet_floor()                               # train/cache the metric classifier outside the clocks
+    rows = []
+    for cond in (True, False):
+        if args.only and args.only != ("cond" if cond else "uncond"):
+            continue
+        seconds = args.cond_seconds if cond else args.uncond_seconds
+        for row in (run_baseline(cond, seconds, args.n, args.seed),
+                    run_recipe("digits-cond" if cond else "digits", seconds, args.n, args.seed)):
+            row["conditional"] = cond
+            rows.append(row)
+            print(f"  done: {row['name']}, FD/floor {row['report']['fd_ratio']:.2f}", flush=True)
+    print_table(rows)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
