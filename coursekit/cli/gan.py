@@ -32,9 +32,9 @@ def register(subparsers) -> None:
     from ..gan.paired import TASKS
 
     p = sub.add_parser("mode-collapse", help="ring8: plain GAN vs a remedy (VEEGAN protocol)")
-    _common(p, 3000)
+    _common(p, 12000)
     p.add_argument("--remedy", choices=REMEDIES, default="pacgan")
-    p.add_argument("--pack", type=int, default=4)
+    p.add_argument("--pack", type=int, default=2, help="PacGAN: samples D judges jointly (default 2)")
     p.set_defaults(func=_mode_collapse)
 
     p = sub.add_parser("cgan", help="class-conditional GAN on the digits")

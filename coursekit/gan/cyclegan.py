@@ -170,14 +170,16 @@ def cyclegan_generator_losses(model: CycleGAN, x: Tensor, y: Tensor, lambda_cycl
                               ) -> tuple[Tensor, dict[str, Tensor]]:
     """The generators' objective for one batch; returns (total, terms) where terms also holds the fakes
     (fake_y = G(x), fake_x = F(y)) that the discriminator step needs."""
+    check_tensor("x", x, ndim=4)
+    check_tensor("y", y, ndim=4)
+    if lambda_identity > 0 and x.shape[1] != y.shape[1]:
+        raise ValueError("the identity term needs domains with the same number of channels; "
+                         "pass lambda_identity=0")
     fake_y, fake_x = model.G(x), model.F(y)                            # G(x), F(y)
     adv = generator_loss(model.D_Y(fake_y), kind) + generator_loss(model.D_X(fake_x), kind)
     cyc = cycle_loss(x, model.F(fake_y), y, model.G(fake_x), lambda_cycle)    # λ(‖x − F(G(x))‖₁ + ‖y − G(F(y))‖₁)
     idt = x.new_zeros(())
     if lambda_identity > 0:
-        if x.shape[1] != y.shape[1]:
-            raise ValueError("the identity term needs domains with the same number of channels; "
-                             "pass lambda_identity=0")
         idt = identity_loss(y, model.G(y), lambda_cycle, lambda_identity) + \
             identity_loss(x, model.F(x), lambda_cycle, lambda_identity)            # G(y) ≈ y, F(x) ≈ x
     total = adv + cyc + idt

@@ -27,9 +27,11 @@ from .training import generate, train_gan
 REMEDIES = ("pacgan", "minibatch_std", "instance_noise")
 
 # The 2-D set-up of the VEEGAN / unrolled-GAN experiments: z of 256 dimensions, a 2-hidden-layer G and a
-# 1-hidden-layer D that learns 10× more slowly than G. Without a remedy this GAN chases one mode at a time.
+# 1-hidden-layer D, Adam(1e-3, β₁ = 0.5) for both, batch 256, the learning rates decayed linearly to 0 over
+# the second half (so the last samples are sharp). Without a remedy this GAN sits on one mode at a time.
 RING_G = dict(latent_dim=256, hidden=128, depth=2)
 RING_D = dict(hidden=128, depth=1)
+RING_LR = dict(lr_g=1e-3, lr_d=1e-3)
 
 
 def _ring_run(remedy: str | None, steps: int, seed: int, n_samples: int, device, progress, callback, pack: int
@@ -39,7 +41,7 @@ def _ring_run(remedy: str | None, steps: int, seed: int, n_samples: int, device,
     G = MLPGenerator(out_dim=2, **RING_G)
     D = MLPDiscriminator(in_dim=2, pack=pack if remedy == "pacgan" else 1,
                          minibatch_std=remedy == "minibatch_std", **RING_D)
-    result = train_gan(G, D, data, steps=steps, batch_size=256, lr_g=1e-3, lr_d=1e-4, lr_decay=True,
+    result = train_gan(G, D, data, steps=steps, batch_size=256, **RING_LR, lr_decay=True,
                        instance_noise=0.5 if remedy == "instance_noise" else 0.0, seed=seed, device=device,
                        progress=progress, callback=callback)
     samples = generate(G, n_samples, seed=seed + 1)
@@ -47,7 +49,7 @@ def _ring_run(remedy: str | None, steps: int, seed: int, n_samples: int, device,
             "history": result.history}
 
 
-def mode_collapse_demo(steps: int = 3000, remedy: str = "pacgan", pack: int = 4, seed: int = 0,
+def mode_collapse_demo(steps: int = 12000, remedy: str = "pacgan", pack: int = 2, seed: int = 0,
                        n_samples: int = 2500, device: str | torch.device | None = None,
                        progress: bool | None = None, callback=None) -> dict:
     """Train the same GAN twice on ring8, without and with a remedy, and score 2,500 samples each with the

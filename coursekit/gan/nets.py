@@ -1,7 +1,8 @@
 """Generators and discriminators for the teaching runs: MLPs for 2-D data, small DCGAN-style nets for digits.
 
 Every network is optionally class-conditional (条件生成对抗网络, cGAN): the label y goes to *both* networks,
-G(z, y) and D(x, y), as the slide's cGAN objective min_G max_D E[log D(x, y) + log(1 − D(G(z, y), y))] needs.
+G(z, y) and D(x, y) (a one-hot y concatenated to the input, Mirza & Osindero 2014), as the slide's cGAN
+objective min_G max_D E[log D(x, y) + log(1 − D(G(z, y), y))] needs.
 Discriminators return logits (shape (batch,)); the losses in :mod:`coursekit.gan.losses` apply the sigmoid.
 
 Two remedies for mode collapse (模式丢失) live in the 2-D discriminator, so the notes can switch them on:
@@ -60,9 +61,8 @@ class MLPGenerator(nn.Module):
         self.config = dict(kind="mlp_generator", latent_dim=latent_dim, out_dim=out_dim, hidden=hidden,
                            depth=depth, num_classes=num_classes)
         self.latent_dim, self.num_classes = latent_dim, num_classes
-        self.label_emb = nn.Embedding(num_classes, latent_dim) if num_classes else None
         layers: list[nn.Module] = []
-        width = latent_dim
+        width = latent_dim + (num_classes or 0)                  # z and the one-hot y, concatenated
         for _ in range(depth):
             layers += [nn.Linear(width, hidden), nn.ReLU()]
             width = hidden
@@ -73,7 +73,7 @@ class MLPGenerator(nn.Module):
             raise ValueError(f"z must have shape (batch, {self.latent_dim}), got {tuple(z.shape)}")
         y = _check_labels(y, z.shape[0], self.num_classes, z.device)
         if y is not None:
-            z = z + self.label_emb(y)          # the condition enters G
+            z = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], dim=1)    # the condition enters G
         return self.net(z)
 
 
@@ -92,8 +92,8 @@ class MLPDiscriminator(nn.Module):
         self.config = dict(kind="mlp_discriminator", in_dim=in_dim, hidden=hidden, depth=depth,
                            num_classes=num_classes, pack=pack, minibatch_std=minibatch_std)
         self.in_dim, self.num_classes, self.pack, self.minibatch_std = in_dim, num_classes, pack, minibatch_std
-        self.label_emb = nn.Embedding(num_classes, in_dim) if num_classes else None
-        width = in_dim * pack + (1 if minibatch_std else 0)
+        self.sample_dim = in_dim + (num_classes or 0)            # x and the one-hot y, concatenated
+        width = self.sample_dim * pack + (1 if minibatch_std else 0)
         layers: list[nn.Module] = []
         for _ in range(depth):
             layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
@@ -107,8 +107,8 @@ class MLPDiscriminator(nn.Module):
             raise ValueError(f"x's batch ({x.shape[0]}) must be divisible by pack = {self.pack}")
         y = _check_labels(y, x.shape[0], self.num_classes, x.device)
         if y is not None:
-            x = x + self.label_emb(y)          # the condition enters D
-        h = x.reshape(x.shape[0] // self.pack, self.in_dim * self.pack)     # PacGAN: m samples → one input
+            x = torch.cat([x, F.one_hot(y, self.num_classes).to(x.dtype)], dim=1)    # the condition enters D
+        h = x.reshape(x.shape[0] // self.pack, self.sample_dim * self.pack)   # PacGAN: m samples → one input
         if self.minibatch_std:
             # one extra feature: the average (over coordinates) std of the batch; a collapsed G has ≈ 0
             spread = h.std(dim=0, unbiased=False).mean().expand(h.shape[0], 1)
