@@ -426,12 +426,12 @@ def feedback(root: str | Path, assignment: str, students: list[str] | None = Non
                 nb = nbformat.read(path, as_version=4)
                 hide_tests(nb)
                 nbformat.write(nb, path)
-        for s in students:
-            _nbgrader(["generate_feedback", assignment, "--student", s, "--force",
-                       f"--CourseDirectory.autograded_directory={stage_name}"], cwd=root)
+        # one nbgrader process for every staged student (it reads only the stage)
+        _nbgrader(["generate_feedback", assignment, "--force", f"--CourseDirectory.autograded_directory={stage_name}"],
+                  cwd=root)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    return sorted((root / "feedback").glob(f"*/{assignment}/*.html"))
+    return sorted(p for s in students for p in (root / "feedback" / s / assignment).glob("*.html"))
 
 
 def main(argv: list[str] | None = None) -> int:
