@@ -229,3 +229,48 @@ def test_hide_tests_strips_source_and_quoting_outputs():
     assert grading.hide_tests(nb)
     text = json.dumps(nb)
     assert "12345" not in text and "assert f(1) == 1" in text and "AssertionError" in text
+
+
+# --- the hidden tests accept any correct float32 implementation ---------------------------------------------
+
+OTHER_CORRECT = '''
+import torch.nn.functional as F
+
+def linear_betas(T, beta_start=1e-4, beta_end=0.02):          # float32 throughout, arange instead of linspace
+    return beta_start + (beta_end - beta_start) * torch.arange(T, dtype=torch.float32) / (T - 1)
+
+def alpha_bars(betas):                                         # ᾱ_t = exp(Σ log(1 − β_i)), float32
+    return torch.exp(torch.cumsum(torch.log1p(-betas.float()), dim=0))
+
+def q_sample(alpha_bars, x0, t, noise):                        # gather + view instead of indexing + reshape
+    a = alpha_bars.gather(0, t - 1).view(-1, *([1] * (x0.dim() - 1)))
+    return torch.sqrt(a) * x0 + torch.sqrt(1 - a) * noise
+
+def ddpm_loss(model, alpha_bars, x0, t, noise):
+    return F.mse_loss(model(q_sample(alpha_bars, x0, t, noise), t), noise)
+
+def p_sample_step(betas, alpha_bars, x_t, t, eps, z):          # rsqrt, and the noise masked by multiplication
+    view = (-1,) + (1,) * (x_t.dim() - 1)
+    b, ab = betas[t - 1].view(view), alpha_bars[t - 1].view(view)
+    return (x_t - b * torch.rsqrt(1 - ab) * eps) * torch.rsqrt(1 - b) + (t > 1).float().view(view) * b.sqrt() * z
+'''
+
+
+def test_hidden_tests_accept_other_correct_float32_answers(monkeypatch):
+    """The graded unit cells (visible + hidden tests) run on answers written differently from the solutions."""
+    source = nbformat.read(SOURCE, as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in source.cells}
+    ns: dict = {"__name__": "__main__"}
+    for key in ("COURSEKIT_PROGRESS", "COURSEKIT_DEVICE"):       # the set-up cell sets them; restored after
+        monkeypatch.setenv(key, os.environ.get(key, ""))
+    threads = torch.get_num_threads()                            # the set-up cell pins one thread
+    try:
+        exec(cells["setup"], ns)
+        exec(OTHER_CORRECT, ns)
+        for grade_id in ("test_schedule", "test_q_sample", "test_loss", "test_p_sample"):
+            exec(cells[grade_id], ns)                            # raises AssertionError on a failed test
+    finally:
+        torch.set_num_threads(threads)
+    ns["alpha_bars"] = lambda betas: 1.0 - betas                 # and a wrong answer still fails
+    with pytest.raises(AssertionError):
+        exec(cells["test_schedule"], ns)
