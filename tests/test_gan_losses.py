@@ -92,6 +92,7 @@ def _normal_pdf(x: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
     return torch.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
 
 
+@pytest.mark.slow
 def test_trained_discriminator_recovers_the_optimal_discriminator():
     """D*(x) = p_data/(p_data + p_g): train D alone (G fixed) on 1-D Gaussians and compare pointwise."""
     torch.manual_seed(0)

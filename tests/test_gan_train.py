@@ -10,6 +10,7 @@ import torch
 
 from coursekit import gan
 from coursekit.data import sample_2d, toy_modes
+from coursekit.gan import demos
 
 
 @pytest.fixture(autouse=True)
@@ -168,11 +169,40 @@ def test_demos_and_their_commands(tmp_path):
 
 @pytest.mark.slow
 def test_demo_results_hold_what_the_pictures_need():
-    r = gan.demos.mode_collapse_demo(steps=3, n_samples=100, device="cpu", progress=False)
+    r = demos.mode_collapse_demo(steps=3, n_samples=100, device="cpu", progress=False)
     assert r["plain_samples"].shape == r["remedy_samples"].shape == (100, 2)
     assert {"modes", "n_modes", "high_quality"} <= set(r["plain"]) and r["plain"]["n_modes"] == 8
-    r = gan.demos.cgan_demo(steps=3, per_class=2, device="cpu", progress=False)
+    r = demos.cgan_demo(steps=3, per_class=2, device="cpu", progress=False)
     assert r["samples"].shape == (20, 1, 8, 8) and r["labels"].tolist() == sorted(list(range(10)) * 2)
     assert 0.0 <= r["accuracy"] <= 1.0
     with pytest.raises(ValueError, match="remedy"):
-        gan.demos.mode_collapse_demo(remedy="dropout")
+        demos.mode_collapse_demo(remedy="dropout")
+
+
+@pytest.mark.slow
+def test_live_plot_helpers_draw(tmp_path):
+    """What a notebook's callback draws: samples over the ring, D's decision surface, the loss curves."""
+    from coursekit.viz import gan as viz
+
+    torch.manual_seed(0)
+    G, D = gan.MLPGenerator(latent_dim=4, hidden=8), gan.MLPDiscriminator(hidden=8, pack=2)
+    frames: list[int] = []
+
+    def callback(step, history, G, D):
+        frames.append(step)
+        fig = viz.plot_decision_surface(D, n=20, samples=gan.generate(G, 50), data=sample_2d("ring8", 50)).figure
+        viz.save(fig, tmp_path / f"surface_{step}.png")
+
+    result = gan.train_gan(G, D, sample_2d("ring8", 512), steps=4, batch_size=32, callback=callback,
+                           callback_every=2, device="cpu", progress=False)
+    assert frames == [2, 4] and (tmp_path / "surface_4.png").stat().st_size > 1000
+    path = viz.save(viz.plot_losses(result.history).figure, tmp_path / "losses.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_total_variation_by_hand():
+    stripes = torch.tensor([[0.0, 1.0], [0.0, 1.0]]).reshape(1, 1, 2, 2)      # |1 − 0| across, 0 down
+    assert demos.total_variation(stripes) == pytest.approx(1.0)
+    x = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    blurred = torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+    assert demos.total_variation(blurred) < 0.6 * demos.total_variation(x)

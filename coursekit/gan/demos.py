@@ -91,10 +91,19 @@ def cgan_demo(steps: int = 3000, seed: int = 0, per_class: int = 100, device: st
             "seconds": result.history.seconds}
 
 
+def total_variation(images: torch.Tensor) -> float:
+    """Mean |difference| between neighbouring pixels (horizontal and vertical): a blur lowers it, so
+    TV(G(x)) / TV(y) < 1 measures how much of the target's sharpness an output lost."""
+    dy = (images[..., 1:, :] - images[..., :-1, :]).abs().mean()
+    dx = (images[..., :, 1:] - images[..., :, :-1]).abs().mean()
+    return float(dx + dy)
+
+
 def pix2pix_demo(task: str = "inpaint", steps: int = 1500, size: int = 16, lambda_l1: float = 100.0, seed: int = 0,
                  n_show: int = 12, device: str | torch.device | None = None, progress: bool | None = None) -> dict:
     """pix2pix on digit pairs: the same U-Net trained with L1 only and with L1 + PatchGAN (λ = 100), scored on
-    the held-out test pairs by mean |G(x) − y| and by the metrics classifier's accuracy on G(x)."""
+    the held-out test pairs by mean |G(x) − y|, by the metrics classifier's accuracy on G(x) and by the
+    sharpness TV(G(x)) / TV(y) (:func:`total_variation`; 1 = as sharp as the targets, < 1 = blurred)."""
     x, y, _ = make_pairs(task, "train", size)
     xt, yt, lt = make_pairs(task, "test", size)
     out: dict = {"task": task, "inputs": xt[:n_show], "targets": yt[:n_show]}
@@ -108,7 +117,7 @@ def pix2pix_demo(task: str = "inpaint", steps: int = 1500, size: int = 16, lambd
         fake = translate(G, xt)
         accuracy, confidence = class_accuracy(fake, lt)
         out[key] = {"l1": float((fake - yt).abs().mean()), "accuracy": accuracy, "confidence": confidence,
-                    "seconds": history.seconds}
+                    "sharpness": total_variation(fake) / total_variation(yt), "seconds": history.seconds}
         out["outputs_l1" if not adversarial else "outputs_gan"] = fake[:n_show]
         out[f"G_{key}"] = G
         out[f"history_{key}"] = history

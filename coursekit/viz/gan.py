@@ -123,9 +123,13 @@ def translation_figure(rows: dict[str, Tensor], title: str | None = None, n: int
 
 def pix2pix_figure(result: dict, n: int = 12):
     l1, gan = result["l1_only"], result["l1_gan"]
+    def label(name: str, m: dict) -> str:
+        sharp = f", sharpness {m['sharpness']:.2f}" if "sharpness" in m else ""
+        return f"{name}: L1 {m['l1']:.3f}, acc {100 * m['accuracy']:.1f}%{sharp}"
+
     rows = {"input x": result["inputs"],
-            f"L1 only: L1 {l1['l1']:.3f}, acc {100 * l1['accuracy']:.1f}%": result["outputs_l1"],
-            f"L1 + PatchGAN: L1 {gan['l1']:.3f}, acc {100 * gan['accuracy']:.1f}%": result["outputs_gan"],
+            label("L1 only", l1): result["outputs_l1"],
+            label("L1 + PatchGAN", gan): result["outputs_gan"],
             "target y": result["targets"]}
     return translation_figure(rows, title=f"pix2pix ({result['task']}, held-out pairs)", n=n)
 
