@@ -78,6 +78,7 @@ def test_which_parts_score(graded):
     assert scores["monkeypatch_grader"]["test_schedule"] == 0       # nor a patched coursekit.grading
     assert scores["import_error"]["test_schedule"] == 0 and scores["import_error"]["test_q_sample"] == 2
     assert scores["infinite_loop"]["test_train_sample"] == 0        # the per-cell guard stopped it
+    assert {k for k, v in scores["top_level_loop"].items() if v == 0} == {"test_p_sample", "test_train_sample"}
     assert {k: v for k, v in scores["calls_reference"].items() if v == 0} == {"test_schedule": 0,
                                                                               "test_q_sample": 0}
     assert set(scores["deleted_cell"]) == set(parts) | {"total"}   # the deleted test cell was graded
