@@ -137,7 +137,7 @@ def sample(model: nn.Module, s: Schedule, shape: Sequence[int], variance: str = 
             if guided:
                 both = model(torch.cat([x, x]), t_in, y)
                 cond, uncond = both[:batch], both[batch:]
-                out = uncond + guidance_scale * (cond - uncond)                 # ε̃ (classifier-free guidance)
+                out = torch.lerp(uncond, cond, guidance_scale)                  # ε̃ = ε_∅ + w (ε_y − ε_∅)
             else:
                 out = model(x, t_in) if y is None else model(x, t_in, y)
             record = trajectory_every is not None and (t == s.T or t == 1 or t % trajectory_every == 0)
@@ -148,13 +148,20 @@ def sample(model: nn.Module, s: Schedule, shape: Sequence[int], variance: str = 
                 x0_hat = ((x - sqrt_one_minus_alpha_bars[i] * out) / sqrt_alpha_bars[i]).clamp_(-1.0, 1.0)
                 x_next = coef_x0[i] * x0_hat + coef_xt[i] * x                   # μ̃_t(x̂_0, x_t)
                 eps = out
-            else:                                                               # line 4, the mean part
-                x_next = (x - ((1.0 - alphas[i]) / sqrt_one_minus_alpha_bars[i]) * out) / alphas[i] ** 0.5
+            else:                                                               # line 4, the mean part:
+                # 1/√α_t (x_t − (1 − α_t)/√(1 − ᾱ_t) ε), as two fused ops (bookkeeping is the cost for small nets)
+                x_next = torch.add(x, out, alpha=-(1.0 - alphas[i]) / sqrt_one_minus_alpha_bars[i])
+                x_next.mul_(1.0 / alphas[i] ** 0.5)
                 eps, x0_hat = out, None
             added = None
             if t > 1:                                                           # line 3: z = 0 at t = 1
-                added = torch.randn(shape, generator=generator, device=device).mul_(sigmas[i])
-                x_next = x_next + added                                         # + σ_t z
+                z = torch.randn(shape, generator=generator, device=device)
+                if record:
+                    added = z * sigmas[i]
+                if prediction == "x_prev":                                      # never write into the model's
+                    x_next = torch.add(x_next, z, alpha=sigmas[i])              # own output: + σ_t z
+                else:
+                    x_next.add_(z, alpha=sigmas[i])                             # + σ_t z, in place (fresh x_next)
             if record:
                 if x0_hat is None and eps is not None:
                     x0_hat = (x - sqrt_one_minus_alpha_bars[i] * eps) / sqrt_alpha_bars[i]
