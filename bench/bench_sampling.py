@@ -1,20 +1,25 @@
 """Algorithm 2 over T = 1000 steps: coursekit.diffusion.sample vs a loop over diffusers' DDPMScheduler.step.
 
-Both loops call the same denoiser the same number of times on the same shapes. A thin wrapper times each
-model call (``forward``); what remains of the loop's wall time is the loop's own ``overhead`` (scheduler
-arithmetic, noise, indexing, Python). Target: our overhead ≤ 1/4 of diffusers' on CPU.
+Both loops call the same denoiser T times on the same shapes: a no-op ε = 0 (pure bookkeeping), the 2-D MLP
+(where bookkeeping is a visible share) and the digits U-Net. ``denoiser only`` is the time of those T
+forward calls alone (a bare loop over the model); what a sampling loop spends beyond it is its ``overhead``
+(scheduler arithmetic, noise, indexing, Python). Target: our overhead ≤ 1/4 of diffusers' on CPU.
 
-    python bench/bench_sampling.py            # full run (T = 1000, 3 repeats, CPU and CUDA when present)
+    python bench/bench_sampling.py            # T = 1000, median of 2 (1–2 minutes on a quiet 2-core CPU)
     python bench/bench_sampling.py --quick    # T = 100, 1 repeat
 
-Prints a table; asserts nothing. The timings are wall-clock on whatever else the machine is doing.
+Each repeat runs the three loops back to back, so a busy machine slows all three alike. Two tables: wall
+clock, and process CPU time (with one torch thread this counts only work done, not time spent waiting for
+a core while other jobs run: the ratio to trust on a shared machine). Prints; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -23,95 +28,97 @@ from coursekit import diffusion as D
 from coursekit import nets
 
 
-class Timed(nn.Module):
-    """Wraps a denoiser and adds up the wall time of its forward calls (synchronising CUDA around them)."""
+class NoOpDenoiser(nn.Module):
+    """ε_θ = 0 at no cost: what is left of a sampling loop is pure bookkeeping (the limit of a tiny net)."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self):
         super().__init__()
-        self.model = model
-        self.seconds = 0.0
-        self.calls = 0
+        self.anchor = nn.Parameter(torch.zeros(()))          # so samplers find a device
 
-    def forward(self, *args):
-        cuda = args[0].is_cuda
-        if cuda:
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        out = self.model(*args)
-        if cuda:
-            torch.cuda.synchronize()
-        self.seconds += time.perf_counter() - start
-        self.calls += 1
-        return out
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.zeros_like(x)
 
 
-def _sync(device: torch.device) -> None:
+def _clocked(fn: Callable[[], object], device: torch.device) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of fn(), synchronising CUDA around it."""
     if device.type == "cuda":
         torch.cuda.synchronize()
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-@torch.no_grad()
-def run_coursekit(timed: Timed, s: D.Schedule, shape: tuple[int, ...], device: torch.device) -> float:
-    g = torch.Generator(device=device).manual_seed(0)
-    _sync(device)
-    start = time.perf_counter()
-    D.sample(timed, s, shape, generator=g)
-    _sync(device)
-    return time.perf_counter() - start
+def denoiser_only(model: nn.Module, shape: tuple[int, ...], T: int, device: torch.device) -> None:
+    """The T forward calls every sampling loop makes, with nothing around them: each call's output is the next
+    call's input, so every step reads a freshly written tensor, as in a sampling loop."""
+    x = torch.randn(shape, device=device)
+    t_in = torch.full((shape[0],), T // 2, dtype=torch.long, device=device)
+    for _ in range(T):
+        x = model(x, t_in)
 
 
-@torch.no_grad()
-def run_diffusers(timed: Timed, T: int, shape: tuple[int, ...], device: torch.device) -> float:
+def coursekit_loop(model: nn.Module, s: D.Schedule, shape: tuple[int, ...], device: torch.device) -> None:
+    D.sample(model, s, shape, generator=torch.Generator(device=device).manual_seed(0))
+
+
+def diffusers_loop(model: nn.Module, scheduler, shape: tuple[int, ...], device: torch.device) -> None:
     """The loop a diffusers user writes: for t in timesteps: ε = model(x, t); x = scheduler.step(ε, t, x)."""
-    from diffusers import DDPMScheduler
-
-    scheduler = DDPMScheduler(num_train_timesteps=T, beta_schedule="linear", beta_start=1e-4 * 1000 / T,
-                              beta_end=0.02 * 1000 / T, variance_type="fixed_large", clip_sample=False)
-    scheduler.set_timesteps(T, device=device)
     g = torch.Generator(device=device).manual_seed(0)
-    _sync(device)
-    start = time.perf_counter()
     x = torch.randn(shape, generator=g, device=device)
     for t in scheduler.timesteps:
         t_in = torch.full((shape[0],), int(t) + 1, dtype=torch.long, device=device)     # diffusers index = t − 1
-        eps = timed(x, t_in)
+        eps = model(x, t_in)
         x = scheduler.step(eps, t, x, generator=g).prev_sample
-    _sync(device)
-    return time.perf_counter() - start
 
 
+@torch.no_grad()
 def measure(name: str, model: nn.Module, shape: tuple[int, ...], T: int, device: torch.device, repeats: int
             ) -> dict:
+    from diffusers import DDPMScheduler
+
     model = model.to(device).eval()
-    s = D.make_schedule("linear", T=T, beta_start=1e-4 * 1000 / T, beta_end=0.02 * 1000 / T, device=device)
-    results = {}
-    for loop in ("coursekit", "diffusers"):
-        runs = []
-        for rep in range(repeats + 1):                       # the first run warms up (allocations, kernels)
-            timed = Timed(model)
-            total = (run_coursekit(timed, s, shape, device) if loop == "coursekit"
-                     else run_diffusers(timed, T, shape, device))
+    beta_start, beta_end = 1e-4 * 1000 / T, 0.02 * 1000 / T                  # DDPM's β range, rescaled to T
+    s = D.make_schedule("linear", T=T, beta_start=beta_start, beta_end=beta_end, device=device)
+    scheduler = DDPMScheduler(num_train_timesteps=T, beta_schedule="linear", beta_start=beta_start,
+                              beta_end=beta_end, variance_type="fixed_large", clip_sample=False)
+    scheduler.set_timesteps(T, device=device)
+    loops = {"denoiser": lambda: denoiser_only(model, shape, T, device),
+             "coursekit": lambda: coursekit_loop(model, s, shape, device),
+             "diffusers": lambda: diffusers_loop(model, scheduler, shape, device)}
+    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in loops}
+    for rep in range(repeats + 1):                      # repeat 0 warms up (allocations, kernels, caches)
+        for key, fn in loops.items():
+            timing = _clocked(fn, device)
             if rep:
-                runs.append((total, timed.seconds))
-        total = statistics.median(r[0] for r in runs)
-        forward = statistics.median(r[1] for r in runs)
-        results[loop] = dict(total=total, forward=forward, overhead=max(total - forward, 0.0))
-    return dict(name=name, device=device.type, T=T, batch=shape[0], **results)
+                runs[key].append(timing)
+    row = dict(name=name, device=device.type, T=T, batch=shape[0])
+    for clock, k in (("wall", 0), ("cpu", 1)):
+        med = {key: statistics.median(r[k] for r in v) for key, v in runs.items()}
+        row[clock] = dict(denoiser=med["denoiser"],
+                          **{f"{loop}_total": med[loop] for loop in ("coursekit", "diffusers")},
+                          **{f"{loop}_overhead": med[loop] - med["denoiser"] for loop in ("coursekit", "diffusers")})
+    return row
 
 
 def print_table(rows: list[dict]) -> None:
-    head = (f"{'denoiser':<22} {'dev':<4} {'T':>5} {'batch':>5} | {'ours total':>10} {'forward':>8} {'overhead':>8} "
-            f"| {'diff total':>10} {'forward':>8} {'overhead':>8} | {'overhead ratio':>14}")
-    print(head)
-    print("-" * len(head))
-    for r in rows:
-        a, b = r["coursekit"], r["diffusers"]
-        ratio = a["overhead"] / b["overhead"] if b["overhead"] > 0 else float("nan")
-        print(f"{r['name']:<22} {r['device']:<4} {r['T']:>5} {r['batch']:>5} | {a['total']:>9.3f}s "
-              f"{a['forward']:>7.3f}s {a['overhead']:>7.3f}s | "
-              f"{b['total']:>9.3f}s {b['forward']:>7.3f}s {b['overhead']:>7.3f}s | "
-              f"{ratio:>8.3f} (1/{1 / ratio if ratio else float('inf'):.1f})")
-    print("overhead = total − time inside the denoiser's forward calls; ratio = ours / diffusers (target ≤ 0.25).")
+    for clock, title in (("wall", "wall clock"), ("cpu", "process CPU time")):
+        print(f"\n{title} (seconds for the whole loop; overhead = loop − denoiser only)")
+        head = (f"{'denoiser':<22} {'dev':<4} {'T':>5} {'batch':>5} | {'denoiser only':>13} | "
+                f"{'ours total':>10} {'overhead':>9} | {'diffusers':>10} {'overhead':>9} | {'overhead ratio':>16}")
+        print(head)
+        print("-" * len(head))
+        for r in rows:
+            m = r[clock]
+            a, b = m["coursekit_overhead"], m["diffusers_overhead"]
+            ratio = a / b if b > 0 else float("nan")
+            inverse = f"1/{1 / ratio:.1f}" if ratio > 0 else "n/a"
+            print(f"{r['name']:<22} {r['device']:<4} {r['T']:>5} {r['batch']:>5} | {m['denoiser']:>12.3f}s | "
+                  f"{m['coursekit_total']:>9.3f}s {a:>8.3f}s | {m['diffusers_total']:>9.3f}s {b:>8.3f}s | "
+                  f"{ratio:>7.3f} ({inverse:>6})")
+    print("\noverhead ratio = ours / diffusers (target ≤ 0.25). A negative or tiny overhead means it is within the"
+          " noise of the denoiser's own time.")
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -119,20 +126,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--quick", action="store_true", help="T = 100, one repeat")
     parser.add_argument("--T", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch.set_num_threads (default 1, as the CLI; the CPU-time table assumes one)")
     parser.add_argument("--cpu-only", action="store_true")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     T = args.T or (100 if args.quick else 1000)
-    repeats = args.repeats or (1 if args.quick else 3)
+    repeats = args.repeats or (1 if args.quick else 2)
     torch.manual_seed(0)
-    cases = [("2-D MLP (h128, d3)", nets.MLPDenoiser(dim=2, hidden=128, depth=3), (512, 2)),
+    cases = [("no-op (ε = 0)", NoOpDenoiser(), (512, 2)),
+             ("2-D MLP (h128, d3)", nets.MLPDenoiser(dim=2, hidden=128, depth=3), (512, 2)),
              ("digits U-Net (base 32)", nets.UNet(base_channels=32), (64, 1, 8, 8))]
     devices = [torch.device("cpu")]
     if torch.cuda.is_available() and not args.cpu_only:
         devices.append(torch.device("cuda"))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, T = {T}, median of {repeats}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {os.cpu_count()} CPUs, load average "
+          f"{load:.1f}; T = {T}, median of {repeats}")
     rows = [measure(name, model, shape, T, device, repeats) for device in devices for name, model, shape in cases]
     print_table(rows)
     return rows
