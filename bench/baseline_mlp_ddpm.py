@@ -33,15 +33,15 @@ class MLP(nn.Module):
         return self.net(torch.cat(parts, dim=1))
 
 
-def train(images: torch.Tensor, labels: torch.Tensor | None, seconds: float, seed: int = 0
-          ) -> tuple[MLP, int]:
-    """Algorithm 1 for ``seconds`` of wall time; returns (model, optimiser steps taken)."""
+def train(images: torch.Tensor, labels: torch.Tensor | None, seconds: float | None, seed: int = 0,
+          steps: int | None = None) -> tuple[MLP, int]:
+    """Algorithm 1 for ``seconds`` of wall time or ``steps`` optimiser steps; returns (model, steps taken)."""
     torch.manual_seed(seed)
     x0_all = images.flatten(1)
     model = MLP(conditional=labels is not None)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    n, start = 0, time.perf_counter()
+    while (seconds is None or time.perf_counter() - start < seconds) and (steps is None or n < steps):
         idx = torch.randint(len(x0_all), (128,))
         x0 = x0_all[idx]
         t = torch.randint(0, T, (128,))                            # 0-based index of steps 1..T
@@ -52,8 +52,8 @@ def train(images: torch.Tensor, labels: torch.Tensor | None, seconds: float, see
         opt.zero_grad()
         loss.backward()
         opt.step()
-        steps += 1
-    return model.eval(), steps
+        n += 1
+    return model.eval(), n
 
 
 @torch.no_grad()
