@@ -11,6 +11,7 @@ static figure. Figures are drawn off-screen (no pyplot) into an ``ipywidgets.Ima
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 
@@ -42,7 +43,8 @@ class _Figure:
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
         bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
-        bundle["image/png"] = self._static_png()
+        # Jupyter messages are JSON: binary MIME data travels base64-encoded (raw bytes fail nbformat's schema)
+        bundle["image/png"] = base64.b64encode(self._static_png()).decode("ascii")
         return bundle
 
     def show(self):

@@ -1,0 +1,82 @@
+"""The lecture notebooks: generated from their sources, identical code in both editions, no stored outputs,
+and every notebook of both editions runs top to bottom (nbval, lax: errors fail, outputs are not compared)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+sys.path.insert(0, str(NOTEBOOKS))
+import build  # noqa: E402  (notebooks/build.py: the generator)
+
+SOURCES = build.sources()
+EDITIONS = sorted((NOTEBOOKS / "zh").glob("*.ipynb")) + sorted((NOTEBOOKS / "en").glob("*.ipynb"))
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _code(nb: dict) -> list[str]:
+    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def test_there_are_sources_and_both_editions():
+    assert SOURCES, "no notebooks/src/*.md"
+    assert len(EDITIONS) == 2 * len(SOURCES)
+
+
+def test_committed_notebooks_equal_their_sources():
+    done = subprocess.run([sys.executable, str(NOTEBOOKS / "build.py"), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_editions_share_every_code_cell(src):
+    meta, _ = build.parse(src)
+    zh, en = _load(NOTEBOOKS / "zh" / meta["zh"]), _load(NOTEBOOKS / "en" / meta["en"])
+    assert _code(zh) == _code(en)
+    assert [c["cell_type"] for c in zh["cells"]] == [c["cell_type"] for c in en["cells"]]
+    assert (zh["metadata"]["coursekit"]["edition"], en["metadata"]["coursekit"]["edition"]) == ("zh", "en")
+    cjk = sum("\u4e00" <= ch <= "\u9fff" for c in zh["cells"] if c["cell_type"] == "markdown" for ch in c["source"]
+              for ch in ch)
+    assert cjk > 200, "the Chinese edition's text is not Chinese"
+    assert "colab.research.google.com" in "".join(zh["cells"][0]["source"])
+
+
+@pytest.mark.parametrize("path", EDITIONS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_no_stored_outputs(path):
+    for cell in _load(path)["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None, cell["id"]
+
+
+def test_parse_rejects_unpaired_blocks(tmp_path):
+    bad = tmp_path / "09_bad.md"
+    bad.write_text("---\nzh: a.ipynb\nen: b.ipynb\n---\n::: zh\n中文\n:::\n```python\nx = 1\n```\n", encoding="utf-8")
+    with pytest.raises(build.SourceError, match="en"):
+        build.parse(bad)
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", EDITIONS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_notebook_runs(path, tmp_path):
+    """Execute one notebook in a fresh kernel started in its folder (so coursekit finds the edition) with the
+    default (small) budgets; Jupyter/IPython/matplotlib configuration lives in the session's temp dirs."""
+    env = dict(os.environ, COURSEKIT_PROGRESS="0", PYTHONWARNINGS="ignore::DeprecationWarning")
+    env.pop("MPLBACKEND", None)            # the kernel chooses the inline backend, as in a student's Jupyter
+    env.pop("COURSEKIT_LANG", None)
+    env.pop("COURSEKIT_BIG", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", "--nbval-cell-timeout=600",
+         "--rootdir", str(tmp_path), "-o", "addopts=", str(path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
