@@ -1,8 +1,8 @@
 """One table that compares every family of the course on the same digits split (overview lecture).
 
 Each family is trained on ``data.load_digits("train")`` with a fixed teaching budget (optimiser steps, so a
-seed reproduces the run on any machine; an optional wall-clock cap stops early and the table then shows the
-steps actually taken) and evaluated the same way:
+seed reproduces the run on the same machine and thread count; an optional wall-clock cap stops early and the
+table then shows the steps actually taken) and evaluated the same way:
 
 - sample quality with ``coursekit.metrics``: Fréchet distance in the digit classifier's feature space (and its
   ratio to ``frechet_floor()``, FD(real test, real train)), the classifier's confidence, and — for
@@ -10,11 +10,16 @@ steps actually taken) and evaluated the same way:
 - likelihood on the test split, in bits per dimension of the 17-level image (all models see the same discrete
   data, so the numbers are comparable): PixelCNN's is exact; the VAE's are upper bounds on −log₂ p(x)/D (ELBO,
   and the tighter importance-weighted IWAE-K estimate); DDPM's is its variational bound with a discretised
-  decoder; a GAN has none. Conditional models report −log₂ p(x | y)/D with the true label y;
-- sampling time per image (batch of ``n_samples`` at once) and training time, both wall-clock on this machine.
+  decoder; a GAN has none. Conditional models report −log₂ p(x | y)/D with the true label y; the mixture
+  p(x) = Σ_y p(x | y)/10 is then within log₂(10)/D = 0.052 bits/dim of it (p(x) ≥ p(x | y_true)/10), so
+  conditional and unconditional rows can be compared up to that margin;
+- sampling time per image (a batch of ``n_samples`` at once) and training time, as process CPU time and wall
+  clock (CPU time is what an idle machine would take; wall clock grows with the load of a shared machine).
 
-Families: "pixelcnn" (class-conditional), "vae", "cvae" (learned prior p(z | y)), "ddpm" (class-conditional
-U-Net) and "gan" (cGAN, only when ``coursekit.gan`` is importable; otherwise a row that says it was skipped).
+Families: "pixelcnn" (class-conditional), "vae", "cvae" (learned prior p(z | y)), "ddpm" (the class-conditional
+recipe ``coursekit.recipes.recipe("digits-cond")``: its network, schedule, optimiser and guidance, with this
+module's step budget) and "gan" (cGAN, only when ``coursekit.gan`` is importable; otherwise a row that says it
+was skipped).
 """
 
 from __future__ import annotations
@@ -35,23 +40,27 @@ FAMILIES = ("pixelcnn", "vae", "cvae", "ddpm", "gan")
 
 @dataclass(frozen=True)
 class Budget:
-    """A teaching budget for one family: optimiser steps (reproducible), an optional wall-clock cap."""
+    """A teaching budget for one family: optimiser steps (reproducible), an optional wall-clock cap, and the
+    batch size and learning rate (None: the family's own choice; for DDPM the recipe's)."""
 
     steps: int
     seconds: float | None = None
-    batch_size: int = 128
-    lr: float = 2e-3
+    batch_size: int | None = None
+    lr: float | None = None
 
 
 FULL_BUDGETS: dict[str, Budget] = {
     "pixelcnn": Budget(steps=1500, batch_size=64, lr=2e-3),
-    "vae": Budget(steps=4000, batch_size=128, lr=2e-3),
-    "cvae": Budget(steps=4000, batch_size=128, lr=2e-3),
-    "ddpm": Budget(steps=2500, batch_size=128, lr=2e-3),
+    # the VAEs overfit 1,437 images fast: past ~1000 steps the test bound rises while FD keeps falling
+    # (4000 steps: train ELBO 0.6 bits/dim, test IWAE 4.5; see docs/compare.md), so 1000 steps is the fair budget
+    "vae": Budget(steps=1000, batch_size=128, lr=2e-3),
+    "cvae": Budget(steps=1000, batch_size=128, lr=2e-3),
+    "ddpm": Budget(steps=3000),                               # batch size, lr, EMA, warm-up: the recipe's
     "gan": Budget(steps=3000, batch_size=64, lr=2e-4),
 }
 QUICK_BUDGETS: dict[str, Budget] = {name: replace(b, steps=15) for name, b in FULL_BUDGETS.items()}
-DDPM_T = {False: 200, True: 20}         # diffusion steps of the DDPM row (full, quick)
+DDPM_RECIPE = "digits-cond"             # coursekit.recipes: the course's tuned class-conditional DDPM
+DDPM_QUICK_T = 20                       # quick mode: a 20-step chain (scaled linear β) and a narrow MLP
 IWAE_K = {False: 500, True: 8}          # importance samples of the VAE's IWAE estimate
 
 
@@ -151,8 +160,8 @@ def _fit(model: torch.nn.Module, loss_fn: Callable, data: tuple[Tensor, ...], bu
          ema: float | None = None) -> tuple[train.TrainResult, _Clock]:
     with _Clock(st.device) as clock:
         result = train.fit(model, loss_fn, data, steps=budget.steps, seconds=budget.seconds,
-                           batch_size=budget.batch_size, lr=budget.lr, ema_decay=ema, seed=st.seed, device=st.device,
-                           progress=st.progress)
+                           batch_size=budget.batch_size or 128, lr=budget.lr or 2e-3, ema_decay=ema, seed=st.seed,
+                           device=st.device, progress=st.progress)
     return result, clock
 
 
@@ -211,23 +220,31 @@ def _run_vae(budget: Budget, st: _Setup, conditional: bool) -> Row:
 
 
 def _run_ddpm(budget: Budget, st: _Setup) -> Row:
+    """The course's DDPM as ``coursekit.recipes`` defines it (network, β schedule, optimiser, EMA, guidance):
+    only the number of steps comes from the budget, so this row follows the recipe when it is retuned."""
     from . import diffusion as D
-    from .nets import UNet
+    from .recipes import recipe, scaled_linear
 
-    T = DDPM_T[st.quick]
-    s = D.make_schedule("linear", T=T, beta_end=min(0.02 * 1000 / T, 0.5), device=st.device)
+    r = recipe(DDPM_RECIPE)
+    if st.quick:
+        r = r.with_changes(schedule=scaled_linear(DDPM_QUICK_T), model={"hidden": 32})
+    overrides = {k: v for k, v in (("batch_size", budget.batch_size), ("lr", budget.lr)) if v is not None}
     train.seed_everything(st.seed)
-    model = UNet(num_classes=10, base_channels=16 if st.quick else 32)
-    result, train_clock = _fit(model, lambda m, x, y: D.ddpm_loss(m, s, x, y=y), (st.x_train, st.y_train), budget,
-                               st, ema=0.995)
-    model = result.model
-    labels = st.sample_labels()
-    samples, sample_clock = _timed(lambda: D.sample(model, s, (st.n_samples, 1, 8, 8), y=labels,
-                                                    generator=st.generator(5), progress=False), st.device)
-    bound = D.variational_bound(model, s, st.x_test, y=st.y_test, generator=st.generator(6))
-    row = Row("ddpm", f"DDPM (conditional U-Net, T = {T}, σ² = β)", True, result.steps, parameters=_count(model),
-              bound_bpd=float(bound.bits_per_dim.mean()), bound_kind="VLB",
-              note=f"EMA weights, linear β 1e-4..{float(s.betas[-1]):.2g}, {T} network passes per sample")
+    with _Clock(st.device) as train_clock:
+        result, s = r.train(steps=budget.steps, seconds=budget.seconds, seed=st.seed, device=st.device,
+                            progress=st.progress, **overrides)
+    model = result.model                                        # the EMA weights
+    (samples, labels), sample_clock = _timed(lambda: r.draw(model, s, st.n_samples, seed=st.seed * 1000 + 5),
+                                             st.device)
+    variance = r.sample.get("variance", "beta")
+    bound = D.variational_bound(model, s, st.x_test, y=st.y_test, variance=variance, generator=st.generator(6))
+    w = r.sample.get("guidance_scale", 1.0)
+    guided = f", guidance w = {w:g}" if w != 1.0 else ""
+    net = "MLP" if r.model.get("kind") == "mlp" else "U-Net"
+    row = Row("ddpm", f"DDPM (recipe {r.name}: conditional {net}, T = {s.T}{guided})", True, result.steps,
+              parameters=_count(model), bound_bpd=float(bound.bits_per_dim.mean()), bound_kind="VLB",
+              note=f"EMA weights, σ² = {variance}, {s.T} network passes per sample"
+                   + (" on a doubled batch (guidance); the VLB is of the unguided p(x | y)" if guided else ""))
     _times(row, train_clock, sample_clock, st.n_samples)
     _fill_quality(row, samples.clamp(-1, 1), labels)
     return row
@@ -244,8 +261,8 @@ def _run_gan(budget: Budget, st: _Setup) -> Row:
     Dnet = DCGANDiscriminator(image_size=8, num_classes=10)
     with _Clock(st.device) as train_clock:
         result = train_gan(G, Dnet, st.x_train, labels=st.y_train, steps=budget.steps, seconds=budget.seconds,
-                           batch_size=budget.batch_size, lr_g=budget.lr, lr_d=budget.lr, seed=st.seed,
-                           device=st.device, progress=st.progress)
+                           batch_size=budget.batch_size or 64, lr_g=budget.lr or 2e-4, lr_d=budget.lr or 2e-4,
+                           seed=st.seed, device=st.device, progress=st.progress)
     steps = getattr(result.history, "steps", 0) or budget.steps
     labels = st.sample_labels()
     samples, sample_clock = _timed(lambda: generate(result.G, st.n_samples, labels, seed=st.seed, device=st.device),
@@ -347,10 +364,12 @@ def format_table(rows: list[Row], markdown: bool = True) -> str:
     device, batch = (done[0].device, done[0].samples.shape[0]) if done else ("cpu", "?")
     out.append("")
     out.append(f"FD floor (real test vs real train, 360 images): {floor:.2f}. Likelihoods: −log₂ p(x[|y]) / 64 on the "
-               f"test split's 17-level images; 'exact' is exact, the others are upper bounds (IWAE ≤ ELBO). "
-               f"Conditional rows: p(x | y) with the true class; class acc. = share of samples classified as "
-               f"asked. Times on {device} with {torch.get_num_threads()} torch thread(s): process CPU time, "
-               f"wall clock in brackets (sampling: a batch of {batch} images at once).")
+               f"test split's 17-level images, so the rows are comparable; 'exact' is exact, the others are upper "
+               f"bounds (IWAE ≤ ELBO; one Monte Carlo draw per example and step). Conditional rows: p(x | y) "
+               f"with the true class; the mixture p(x) = Σ_y p(x | y)/10 costs at most log₂(10)/64 = 0.052 "
+               f"bits/dim more. Class acc. = share of samples classified as asked. Times on {device} with "
+               f"{torch.get_num_threads()} torch thread(s): process CPU time, wall clock in brackets (sampling: "
+               f"a batch of {batch} images at once).")
     notes = [f"{r.family}: {r.note}" for r in rows if r.note and not r.skipped]
     if notes:
         out.append("Notes: " + "; ".join(notes) + ".")
