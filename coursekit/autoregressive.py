@@ -70,6 +70,11 @@ def causal_mask(kernel_size: int, mask_type: str = "A") -> Tensor:
     return mask
 
 
+def _check_int(name: str, value: object, minimum: int = 1) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
 class MaskedConv2d(nn.Conv2d):
     """A 'same'-padded convolution whose kernel is multiplied by a causal mask at every call.
 
@@ -132,9 +137,17 @@ class PixelCNN(nn.Module):
     def __init__(self, levels: int = DIGIT_LEVELS, hidden: int = 64, n_blocks: int = 5, kernel_size: int = 5,
                  block_kernel_size: int = 3, num_classes: int | None = None, image_size: int = 8):
         super().__init__()
-        if not isinstance(levels, int) or levels < 2:
-            raise ValueError(f"levels must be an int >= 2, got {levels!r}")
-        if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
+        _check_int("levels", levels, 2)
+        for name, value in (("hidden", hidden), ("image_size", image_size)):
+            _check_int(name, value)
+        _check_int("n_blocks", n_blocks, 0)
+        for name, value in (("kernel_size", kernel_size), ("block_kernel_size", block_kernel_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1 or value % 2 == 0:
+                raise ValueError(f"{name} must be an odd positive int (the mask needs a centre), got {value!r}")
+        if kernel_size < 3:
+            raise ValueError(f"kernel_size must be >= 3 (the first, type-A layer), got {kernel_size}")
+        if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool)
+                                        or num_classes < 1):
             raise ValueError(f"num_classes must be a positive int or None, got {num_classes!r}")
         self.config = dict(kind="pixelcnn", levels=levels, hidden=hidden, n_blocks=n_blocks,
                            kernel_size=kernel_size, block_kernel_size=block_kernel_size,
@@ -218,6 +231,8 @@ class PixelCNN(nn.Module):
             raise ValueError(f"temperature must be > 0, got {temperature}")
         device = torch.device(device) if device is not None else next(self.parameters()).device
         if y is not None:
+            if not isinstance(y, Tensor):
+                raise ValueError(f"y must be an integer tensor of class labels, got {type(y).__name__}")
             if n is not None and n != y.shape[0]:
                 raise ValueError(f"n ({n}) must equal the number of labels y ({y.shape[0]})")
             y = y.to(device)

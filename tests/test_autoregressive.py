@@ -113,6 +113,7 @@ def test_levels_round_trip():
     assert torch.allclose(from_levels(k), x, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_training_lowers_nll_and_sampling_is_reproducible():
     torch.manual_seed(0)
     x, y = load_digits("train")
@@ -182,3 +183,124 @@ def test_bad_inputs():
         PixelCNN(hidden=8, n_blocks=1).sample(0)
     with pytest.raises(ValueError, match="temperature"):
         PixelCNN(hidden=8, n_blocks=1).sample(2, temperature=0.0)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The joint distribution: normalised, and what pixel-by-pixel sampling draws from
+# --------------------------------------------------------------------------------------------------------
+
+def _all_images(levels: int, size: int) -> torch.Tensor:
+    """Every image of size × size pixels over ``levels`` grey levels, as (levels^(size²), 1, size, size)."""
+    d = size * size
+    codes = torch.arange(levels ** d)
+    digits = torch.stack([(codes // levels ** (d - 1 - i)) % levels for i in range(d)], dim=1)
+    return from_levels(digits, levels).view(-1, 1, size, size)
+
+
+def _sharp_model(levels: int, size: int, num_classes: int | None = None, seed: int = 0) -> PixelCNN:
+    """A small random PixelCNN with large weights, so the conditionals are far from uniform and depend
+    strongly on the pixels before them (a sampler that ignored them would be easy to tell apart)."""
+    torch.manual_seed(seed)
+    model = PixelCNN(levels=levels, hidden=8, n_blocks=1, kernel_size=3, image_size=size, num_classes=num_classes)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)
+    return model.eval()
+
+
+def test_exact_likelihood_sums_to_one_over_all_images():
+    """Σ_x p_θ(x) = 1 over all 3^4 images of 2×2 pixels (and for every class of a conditional model):
+    the product of the one-pass conditionals is a normalised joint distribution."""
+    x = _all_images(3, 2)
+    model = _sharp_model(3, 2)
+    with torch.no_grad():
+        p = (-model.nll(x).double()).exp()
+    assert float(p.sum()) == pytest.approx(1.0, abs=1e-5)
+    assert float(p.max()) > 5 * float(p.min())                    # far from uniform: the check has teeth
+    cond = _sharp_model(3, 2, num_classes=4)
+    for label in range(4):
+        with torch.no_grad():
+            pc = (-cond.nll(x, torch.full((len(x),), label)).double()).exp()
+        assert float(pc.sum()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_pixel_by_pixel_sampling_draws_from_the_joint():
+    """Frequencies of 20,000 samples of 2×2 binary images against p_θ(x) from ``nll`` (Pearson χ², 15
+    degrees of freedom; 37.7 is the 0.1 % critical value). The same samples are far from the product of the
+    pixel marginals, so a sampler that drew pixels independently would fail."""
+    model = _sharp_model(2, 2, seed=1)
+    x = _all_images(2, 2)
+    with torch.no_grad():
+        p = (-model.nll(x).double()).exp()
+    n = 20_000
+    samples = model.sample(n, generator=torch.Generator().manual_seed(0))
+    bits = to_levels(samples, 2).flatten(1)                                   # (n, 4) in {0, 1}
+    index = (bits * torch.tensor([8, 4, 2, 1])).sum(1)                        # raster order, as _all_images
+    counts = torch.bincount(index, minlength=16).double()
+    chi2 = float(((counts - n * p) ** 2 / (n * p)).sum())
+    assert chi2 < 37.7, (chi2, counts, n * p)
+    # the joint is not the product of its marginals: the model's pixels are dependent
+    marg = to_levels(x, 2).flatten(1).double()
+    on = (p[:, None] * marg).sum(0)                                           # P(x_i = 1)
+    independent = (marg * on + (1 - marg) * (1 - on)).prod(1)
+    chi2_indep = float(((counts - n * independent) ** 2 / (n * independent)).sum())
+    assert chi2_indep > 10 * 37.7, chi2_indep
+
+
+# --------------------------------------------------------------------------------------------------------
+# Conditional AR: p(x | y) = ∏ p(x_i | x_<i, y) — the condition matters
+# --------------------------------------------------------------------------------------------------------
+
+def test_condition_reaches_every_pixel():
+    """Changing y changes the conditional at every pixel, the first one (which sees no pixel) included."""
+    torch.manual_seed(0)
+    model = PixelCNN(hidden=16, n_blocks=2, num_classes=10).eval()
+    x = load_digits("test")[0][:4]
+    with torch.no_grad():
+        a = model(x, torch.tensor([0, 1, 2, 3])).log_softmax(1)
+        b = model(x, torch.tensor([5, 6, 7, 8])).log_softmax(1)
+    changed = (a - b).abs().amax(dim=1) > 1e-4                                   # (4, H, W)
+    assert bool(changed.all())
+
+
+@pytest.mark.slow
+def test_trained_conditional_pixelcnn_uses_the_label():
+    """After a short training the true label explains the test digits better than a wrong one:
+    −log₂ p(x | y_true)/D < −log₂ p(x | y_wrong)/D, and the model's own class posterior
+    p(y | x) ∝ p(x | y) picks the right class for most test digits."""
+    torch.manual_seed(0)
+    x, y = load_digits("train")
+    model = PixelCNN(hidden=32, n_blocks=2, num_classes=10)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(150):
+        idx = torch.randint(0, len(x), (64,), generator=g)
+        loss = model.loss(x[idx], y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    xt, yt = load_digits("test")
+    xt, yt = xt[:100], yt[:100]
+    right = model.bits_per_dim(xt, yt)
+    wrong = model.bits_per_dim(xt, (yt + 1 + torch.arange(100) % 9) % 10)
+    assert right < wrong - 0.05, (right, wrong)
+    model.eval()
+    with torch.no_grad():
+        nll = torch.stack([model.nll(xt, torch.full((100,), c)) for c in range(10)], dim=1)   # (100, 10)
+    accuracy = float((nll.argmin(1) == yt).float().mean())
+    assert accuracy > 0.5, accuracy                                           # chance is 0.1
+
+
+def test_bad_constructor_arguments_name_the_argument():
+    for kwargs, name in [({"hidden": 0}, "hidden"), ({"n_blocks": -1}, "n_blocks"), ({"kernel_size": 4}, "kernel_size"),
+                         ({"kernel_size": 1}, "kernel_size"), ({"block_kernel_size": 2}, "block_kernel_size"),
+                         ({"image_size": 0}, "image_size"), ({"num_classes": 0}, "num_classes"),
+                         ({"levels": 2.5}, "levels")]:
+        with pytest.raises(ValueError, match=name):
+            PixelCNN(**kwargs)
+    model = PixelCNN(hidden=8, n_blocks=0, num_classes=3, image_size=4)
+    with pytest.raises(ValueError, match="y must be an integer tensor of class labels"):
+        model.sample(y=[0, 1])
+    with pytest.raises(ValueError, match=r"n \(3\) must equal"):
+        model.sample(3, y=torch.tensor([0, 1]))
+    assert model.sample(y=torch.tensor([0, 2]), generator=torch.Generator().manual_seed(0)).shape == (2, 1, 4, 4)
