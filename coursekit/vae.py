@@ -140,6 +140,9 @@ class VAE(nn.Module):
             raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
         if not isinstance(levels, int) or levels < 2:
             raise ValueError(f"levels must be an int >= 2, got {levels!r}")
+        for name, value in (("hidden", hidden), ("image_size", image_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
         check_choice("prior", prior, PRIORS)
         if prior == "conditional" and not num_classes:
             raise ValueError("prior='conditional' needs num_classes (the prior network p(z | y) reads the label)")
@@ -272,6 +275,8 @@ class VAE(nn.Module):
         or a draw of every pixel from its categorical (``mean=False``: independent pixels look noisy)."""
         device = next(self.parameters()).device
         if y is not None:
+            if not isinstance(y, Tensor):
+                raise ValueError(f"y must be an integer tensor of class labels, got {type(y).__name__}")
             if n is not None and n != y.shape[0]:
                 raise ValueError(f"n ({n}) must equal the number of labels y ({y.shape[0]})")
             y = y.to(device)
@@ -324,8 +329,23 @@ def build(config: dict) -> VAE:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Latent-space views (the numbers; coursekit.viz.models draws them)
+# Latent-space views (the numbers; coursekit.viz.latent draws them)
 # ---------------------------------------------------------------------------------------------------------
+
+def _decode_eval(model: VAE, z: Tensor, y: Tensor | None) -> Tensor:
+    """Decoder means in eval mode, leaving the model in the mode it was in."""
+    was = model.training
+    model.eval()
+    try:
+        return model.decode_images(z, y)
+    finally:
+        model.train(was)
+
+
+def _check_span(span: float) -> None:
+    if not isinstance(span, (int, float)) or not span > 0:
+        raise ValueError(f"span must be a positive number, got {span!r}")
+
 
 @torch.no_grad()
 def latent_grid(model: VAE, n: int = 15, span: float = 2.5, dims: tuple[int, int] = (0, 1),
@@ -334,6 +354,7 @@ def latent_grid(model: VAE, n: int = 15, span: float = 2.5, dims: tuple[int, int
     row-major with z[dims[1]] decreasing down the rows (so 'up' is positive, as on a plot)."""
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
+    _check_span(span)
     if len(dims) != 2 or not all(0 <= d < model.latent_dim for d in dims) or dims[0] == dims[1]:
         raise ValueError(f"dims must be two different latent dimensions in 0..{model.latent_dim - 1}, got {dims}")
     device = next(model.parameters()).device
@@ -342,10 +363,11 @@ def latent_grid(model: VAE, n: int = 15, span: float = 2.5, dims: tuple[int, int
     rows, cols = torch.meshgrid(values.flip(0), values, indexing="ij")
     z[:, dims[0]], z[:, dims[1]] = cols.reshape(-1), rows.reshape(-1)
     labels = None if y is None else torch.full((n * n,), int(y), dtype=torch.long, device=device)
+    model._check_y(labels, n * n)                              # y given exactly when the model is conditional
     if labels is not None and model.prior_net is not None:
         prior_mu, prior_logvar = model.prior(n * n, labels, device)
         z = prior_mu + torch.exp(0.5 * prior_logvar) * z      # the grid in units of the conditional prior
-    return model.eval().decode_images(z, labels)
+    return _decode_eval(model, z, labels)
 
 
 @torch.no_grad()
@@ -353,11 +375,17 @@ def traversal(model: VAE, z: Tensor, n_steps: int = 9, span: float = 3.0, y: Ten
     """Vary one latent dimension at a time around the code(s) z (batch, latent_dim):
     images of shape (batch, latent_dim, n_steps, 1, H, W), z_j swept over [−span, span]."""
     model._check_z(z)
+    if not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
+    _check_span(span)
     batch, d = z.shape
+    if isinstance(y, Tensor):
+        y = y.to(z.device)
+    model._check_y(y, batch)
     values = torch.linspace(-span, span, n_steps, device=z.device)
     codes = z[:, None, None, :].repeat(1, d, n_steps, 1)                     # (batch, d, steps, d)
     idx = torch.arange(d, device=z.device)
     codes[:, idx, :, idx] = values                                          # sweep dimension j in row j
     labels = None if y is None else y[:, None, None].expand(batch, d, n_steps).reshape(-1)
-    images = model.eval().decode_images(codes.reshape(-1, d), labels)
+    images = _decode_eval(model, codes.reshape(-1, d), labels)
     return images.view(batch, d, n_steps, *images.shape[1:])

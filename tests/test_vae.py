@@ -106,6 +106,7 @@ def _train(model, x, y=None, steps=60, seed=0):
     return model.eval()
 
 
+@pytest.mark.slow
 def test_elbo_below_iwae_below_log_likelihood():
     x, _ = load_digits("train")
     torch.manual_seed(0)
@@ -139,6 +140,7 @@ def test_iwae_is_monotone_in_k_on_average():
     assert means[0] < means[1] < means[2], means
 
 
+@pytest.mark.slow
 def test_cvae_both_priors_train_and_sample_the_asked_class():
     x, y = load_digits("train")
     for prior in ("standard", "conditional"):
@@ -224,3 +226,75 @@ def test_bad_inputs():
         cvae.iwae(torch.zeros(2, 1, 8, 8), torch.tensor([0, 1]), k=0)
     with pytest.raises(ValueError, match="dims"):
         latent_grid(VAE(latent_dim=1, hidden=8))
+
+
+def test_latent_views_restore_the_mode_and_check_labels():
+    model = CVAE(latent_dim=2, hidden=16, prior="standard").train()
+    latent_grid(model, n=3, y=1)
+    traversal(model, torch.zeros(2, 2), n_steps=3, y=torch.tensor([4, 5]))
+    assert model.training                                   # the views do not leave the model in eval mode
+    with pytest.raises(ValueError, match="required"):
+        latent_grid(model, n=3)                             # a cVAE's grid needs its class
+    with pytest.raises(ValueError, match="y must be an integer tensor of shape"):
+        traversal(model, torch.zeros(2, 2), y=torch.tensor([1]))
+    with pytest.raises(ValueError, match="n_steps"):
+        traversal(model, torch.zeros(2, 2), n_steps=0, y=torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="span"):
+        latent_grid(model, n=3, y=1, span=0.0)
+    # the grid really sweeps z: with a 2-D latent and standard prior, the corners decode differently
+    torch.manual_seed(0)
+    vae = VAE(latent_dim=2, hidden=16)
+    grid = latent_grid(vae, n=3, span=2.0)
+    expected = vae.decode_images(torch.tensor([[-2.0, 2.0], [2.0, -2.0]]))   # top-left, bottom-right
+    assert torch.allclose(grid[0], expected[0], atol=1e-6) and torch.allclose(grid[8], expected[1], atol=1e-6)
+
+
+def test_latent_plots_smoke():
+    """The viz functions draw the three latent views (Agg backend, no display) in both languages."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from coursekit.viz.diffusion_plots import fig_to_png
+    from coursekit.viz.latent import plot_latent_grid, plot_latent_scatter, plot_traversal
+
+    torch.manual_seed(0)
+    x, y = load_digits("test")
+    vae, cvae = VAE(latent_dim=2, hidden=16), CVAE(latent_dim=3, hidden=16)
+    figs = [plot_latent_grid(vae, n=4, managed=False),
+            plot_latent_grid(cvae, n=4, dims=(0, 2), y=7, lang="zh", managed=False),
+            plot_traversal(vae, n_steps=5, managed=False),
+            plot_traversal(cvae, torch.zeros(3), n_steps=5, y=2, lang="zh", managed=False),
+            plot_latent_scatter(vae, x[:50], y[:50], managed=False),
+            plot_latent_scatter(cvae, x[:50], y[:50], dims=(1, 2), lang="zh", managed=False)]
+    for fig in figs:
+        assert fig_to_png(fig).startswith(b"\x89PNG")
+    assert figs[0].axes[0].get_xlabel() == "latent z_0" and "潜" in figs[1].axes[0].get_title()
+    assert len(figs[2].axes[0].get_yticks()) == 2 and len(figs[3].axes[0].get_yticks()) == 3
+    with pytest.raises(ValueError, match="model must be"):
+        plot_latent_grid(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="lang"):
+        plot_latent_grid(vae, lang="fr")
+    with pytest.raises(ValueError, match="labels must be"):
+        plot_latent_scatter(vae, x[:5], y[:4])
+    with pytest.raises(ValueError, match="z must be one code"):
+        plot_traversal(vae, torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="dims"):
+        plot_latent_scatter(vae, x[:5], y[:5], dims=(0, 0))
+
+
+def test_more_bad_inputs_name_the_argument():
+    for kwargs, name in [({"hidden": 0}, "hidden"), ({"image_size": 0}, "image_size"), ({"levels": 1}, "levels"),
+                         ({"latent_dim": 2.0}, "latent_dim")]:
+        with pytest.raises(ValueError, match=name):
+            VAE(**kwargs)
+    with pytest.raises(ValueError, match="num_classes"):
+        CVAE(num_classes=0)
+    cvae = CVAE(latent_dim=2, hidden=16)
+    with pytest.raises(ValueError, match="y must be an integer tensor of class labels"):
+        cvae.sample(y=[0, 1])
+    with pytest.raises(ValueError, match=r"y must be an integer tensor of shape \(2,\)"):
+        cvae.encode(torch.zeros(2, 1, 8, 8), torch.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match="latent_dim=2"):
+        cvae.decode(torch.zeros(2, 5), torch.tensor([0, 1]))          # latent dimension mismatch, conditional
+    with pytest.raises(ValueError, match="z must have 2"):
+        cvae.decode(torch.zeros(2), torch.tensor([0, 1]))
