@@ -255,6 +255,11 @@ class PixelCNN(nn.Module):
         return x
 
 
+def _device_of(model: nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
 def receptive_field(model: nn.Module, shape: tuple[int, int, int, int], index: tuple[int, int],
                     y: Tensor | None = None) -> Tensor:
     """Which input pixels the output at ``index`` = (row, col) depends on: |∂ out[:, :, r, c] / ∂ x| > 0.
@@ -262,7 +267,7 @@ def receptive_field(model: nn.Module, shape: tuple[int, int, int, int], index: t
     ``model`` maps (batch, C, H, W) to (batch, C', H, W) (a MaskedConv2d, a stack of them or a PixelCNN's
     ``forward``); returns a (H, W) bool tensor. Used to prove causality by gradients.
     """
-    x = torch.randn(shape, requires_grad=True)
+    x = torch.randn(shape, device=_device_of(model), requires_grad=True)
     out = model(x) if y is None else model(x, y)
     r, c = index
     out[:, :, r, c].sum().backward()
@@ -274,9 +279,10 @@ def dependency_matrix(model: nn.Module, in_channels: int = 1, size: int = 8, y: 
     indices, D × D). Causality of type A means M is strictly lower-triangular. One backward pass: copy i of a
     batch of D inputs only feeds output pixel i (the model must treat examples independently: no BatchNorm)."""
     D = size * size
-    x = torch.randn(D, in_channels, size, size, requires_grad=True)
-    labels = None if y is None else y.reshape(1).expand(D)
+    device = _device_of(model)
+    x = torch.randn(D, in_channels, size, size, device=device, requires_grad=True)
+    labels = None if y is None else y.to(device).reshape(1).expand(D)
     out = model(x) if labels is None else model(x, labels)
-    idx = torch.arange(D)
+    idx = torch.arange(D, device=device)
     out.flatten(2)[idx, :, idx].sum().backward()                  # output pixel i of copy i
     return x.grad.abs().sum(dim=1).flatten(1) > 0

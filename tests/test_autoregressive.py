@@ -304,3 +304,18 @@ def test_bad_constructor_arguments_name_the_argument():
     with pytest.raises(ValueError, match=r"n \(3\) must equal"):
         model.sample(3, y=torch.tensor([0, 1]))
     assert model.sample(y=torch.tensor([0, 2]), generator=torch.Generator().manual_seed(0)).shape == (2, 1, 4, 4)
+
+
+def test_same_code_path_on_every_device(device):
+    """Likelihood, causality probe and sampling run on the device given (CUDA when present) and agree with
+    the CPU numbers."""
+    torch.manual_seed(0)
+    cpu = PixelCNN(hidden=8, n_blocks=1, num_classes=10).eval()
+    model = PixelCNN(hidden=8, n_blocks=1, num_classes=10).to(device).eval()
+    model.load_state_dict(cpu.state_dict())
+    x, y = load_digits("test")
+    x, y = x[:16], y[:16]
+    assert model.bits_per_dim(x.to(device), y.to(device)) == pytest.approx(cpu.bits_per_dim(x, y), rel=1e-4)
+    assert not bool(torch.triu(dependency_matrix(model, y=torch.tensor(2))).any())
+    samples = model.sample(y=torch.arange(4), generator=torch.Generator(device=device).manual_seed(0))
+    assert samples.device.type == device.type and samples.shape == (4, 1, H, W)

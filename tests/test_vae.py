@@ -298,3 +298,23 @@ def test_more_bad_inputs_name_the_argument():
         cvae.decode(torch.zeros(2, 5), torch.tensor([0, 1]))          # latent dimension mismatch, conditional
     with pytest.raises(ValueError, match="z must have 2"):
         cvae.decode(torch.zeros(2), torch.tensor([0, 1]))
+
+
+def test_same_code_path_on_every_device(device):
+    """ELBO, IWAE, sampling and the latent views run on the device given (CUDA when present); the
+    deterministic parts agree with the CPU."""
+    torch.manual_seed(0)
+    cpu = CVAE(latent_dim=2, hidden=16)
+    model = CVAE(latent_dim=2, hidden=16).to(device)
+    model.load_state_dict(cpu.state_dict())
+    x, y = load_digits("test")
+    x, y = x[:8].to(device), y[:8].to(device)
+    g = torch.Generator(device=device).manual_seed(0)
+    assert model.elbo(x, y, generator=g).shape == (8,) and model.iwae(x, y, k=4, generator=g).device == x.device
+    mu, logvar = model.encode(x, y)
+    mu_cpu, logvar_cpu = cpu.encode(x.cpu(), y.cpu())
+    assert torch.allclose(mu.cpu(), mu_cpu, atol=1e-5) and torch.allclose(logvar.cpu(), logvar_cpu, atol=1e-5)
+    assert model.sample(y=torch.arange(3), generator=g).device == x.device
+    assert latent_grid(model, n=2, y=1).device == x.device
+    trav = traversal(model, torch.zeros(1, 2, device=device), n_steps=3, y=torch.tensor([5]))   # y moved to z's device
+    assert trav.shape == (1, 2, 3, 1, 8, 8) and trav.device == x.device
