@@ -57,7 +57,7 @@ def plot_latent_grid(model: VAE, n: int = 15, span: float = 2.5, dims: tuple[int
     images = latent_grid(model, n=n, span=span, dims=dims, y=y)
     fig = _figure((5, 5), managed)
     ax = fig.add_subplot(1, 1, 1)
-    ax.imshow(image_grid(images, nrow=n, pad=0), cmap="gray", vmin=0, vmax=1, interpolation="nearest",
+    ax.imshow(image_grid(images, nrow=n), cmap="gray", vmin=0, vmax=1, interpolation="nearest",
               extent=(-span, span, -span, span))
     ax.set_xlabel(_label("z", lang, j=dims[0]))
     ax.set_ylabel(_label("z", lang, j=dims[1]))
