@@ -197,7 +197,7 @@ class DenoisingPlayer(_Figure):
         self.caption.value = f"<b>t = {self.trajectory.steps[i]}</b>"
         if i not in self._frames:
             self._frames[i] = _png(lambda fig: P.draw_trajectory_frame(fig, self.trajectory, i, self.lang),
-                                   (8.4, 3.2))
+                                   (8.4, 3.2), dpi=96)      # frames are drawn once and cached: afford a sharper one
         return self._frames[i]
 
     def _static_png(self) -> bytes:
