@@ -37,7 +37,9 @@ TARGETS = {True: (30.0, 1.3), False: (60.0, 2.0)}          # conditional → (se
 
 
 def _cpu_rate(train_steps: Callable[[int], object], probe: int = 60) -> float:
-    """Optimiser steps per second of process CPU time (one thread: the rate a quiet core would give)."""
+    """Optimiser steps per second of process CPU time (one thread: the rate a quiet core would give), after a
+    short warm-up run so one-time costs (imports, data loading, first allocations) are not counted."""
+    train_steps(10)
     start = time.process_time()
     train_steps(probe)
     return probe / (time.process_time() - start)
