@@ -149,7 +149,7 @@ def _register(r: Recipe) -> Recipe:
 _register(Recipe(
     name="digits-cond",
     description="Class-conditional 8×8 digits, residual MLP on the flattened pixels, T = 250, "
-                "classifier-free guidance; target: ≥ 99 % accuracy and FD ≤ 1.3× the floor in 30 s.",
+                "classifier-free guidance, 30 s; measured 99.8–99.9 % accuracy, FD 1.6–1.8× the floor (target 1.3×).",
     data="digits", conditional=True,
     model=_digits_mlp(True, hidden=256),
     schedule=scaled_linear(250),
@@ -160,8 +160,8 @@ _register(Recipe(
 
 _register(Recipe(
     name="digits",
-    description="Unconditional 8×8 digits, residual MLP on the flattened pixels, T = 250; target: FD ≤ 2× "
-                "the floor in 60 s.",
+    description="Unconditional 8×8 digits, residual MLP on the flattened pixels, T = 250, 60 s; measured FD "
+                "11.5× the floor (target 2×: not met, see docs/ddpm-cli.md).",
     data="digits", conditional=False,
     model=_digits_mlp(False, hidden=256),
     schedule=scaled_linear(250),
