@@ -7,8 +7,15 @@ import os
 import tempfile
 from pathlib import Path
 
-import pytest
-import torch
+# One torch/OpenMP thread for the suite and every kernel or subprocess it starts: the course's models are small,
+# and on a busy 2-core runner two threads were measured 20-100x slower than one (they spin waiting on each other).
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["MKL_NUM_THREADS"] = "1"
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
 
 _ROOT = Path(tempfile.mkdtemp(prefix="coursekit-tests-"))
 for var, sub in [("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_DATA_DIR", "jupyter-data"),
