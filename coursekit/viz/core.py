@@ -78,8 +78,9 @@ def save_image_grid(path: str | Path, images: Tensor, nrow: int | None = None, s
 
     grid = image_grid(images, nrow)
     h, w = grid.shape[:2]
-    fig = plt.figure(figsize=(w * scale / 100, h * scale / 100 + (0.3 if title else 0)), dpi=100)
-    ax = fig.add_axes((0, 0, 1, 1 if not title else h / (h + 30)))
+    title_px = 30 if title else 0                    # a 30-pixel band above the grid for the title
+    fig = plt.figure(figsize=(w * scale / 100, (h * scale + title_px) / 100), dpi=100)
+    ax = fig.add_axes((0, 0, 1, h * scale / (h * scale + title_px)))
     ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     if title:

@@ -32,7 +32,9 @@ def plot_denoising_strip(trajectory, columns: int = 8, rows: int = 4, show_x0_pr
     panels = [(f"t={trajectory.steps[i]}", records[i]) for i in picks] + [("x_0", trajectory.x0)]
     if records.ndim == 5:                                    # (K, N, C, H, W) images
         rows = min(rows, trajectory.x0.shape[0])
-        fig, axes = plt.subplots(1, len(panels), figsize=(1.1 * len(panels), 1.1 * rows + 0.4), squeeze=False)
+        # "compressed": fixed-aspect image columns packed together, the title right above them
+        fig, axes = plt.subplots(1, len(panels), figsize=(1.1 * len(panels), 1.1 * rows + 0.4), squeeze=False,
+                                 layout="compressed")
         for ax, (title, x) in zip(axes[0], panels):
             ax.imshow(image_grid(x[:rows].clamp(-1, 1), nrow=1), cmap="gray", vmin=0, vmax=1,
                       interpolation="nearest")
