@@ -16,7 +16,10 @@ if ! "$VPY" -c "import torch, torchvision" 2>/dev/null; then
         *)       "$VPY" -m pip install -q "torch==2.14.1" "torchvision==0.29.1" ;;
     esac
 fi
-if ! "$VPY" -c "import coursekit, nbgrader, nbval, diffusers, playwright" 2>/dev/null; then
+# Checked from outside the checkout (here `import coursekit` would find the source folder even when it is not
+# installed) and by its console script.
+if [ ! -x .venv/bin/coursekit ] || ! (cd / && "$OLDPWD/$VPY" -c "import coursekit, nbgrader, nbval, diffusers, playwright" \
+        2>/dev/null); then
     "$VPY" -m pip install -q -e ".[dev]"
 fi
 # System packages for the browser test and Chinese labels (skipped when not root or not Debian/Ubuntu).
