@@ -81,6 +81,7 @@ def test_which_parts_score(graded):
     assert {k for k, v in scores["top_level_loop"].items() if v == 0} == {"test_p_sample", "test_train_sample"}
     assert {k: v for k, v in scores["calls_reference"].items() if v == 0} == {"test_schedule": 0,
                                                                               "test_q_sample": 0}
+    assert {k for k, v in scores["fake_samples"].items() if v == 0} == {"test_train_sample"}   # not its model's
     assert set(scores["deleted_cell"]) == set(parts) | {"total"}   # the deleted test cell was graded
 
 
