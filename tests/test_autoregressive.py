@@ -21,16 +21,6 @@ from coursekit.autoregressive import (
 )
 from coursekit.data import load_digits
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are small: one torch thread is as fast, and on a busy 2-core runner two threads were
-    measured 5–20× slower (thread oversubscription)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 H = W = 8
 
 

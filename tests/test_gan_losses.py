@@ -20,15 +20,6 @@ from coursekit.gan import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks: one CPU thread is several times faster than two on a shared 2-core runner."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_value_is_minus_log4_when_D_is_one_half(device):
     half = torch.zeros(64, device=device)                  # logit 0 ⇔ D ≡ ½
     assert minimax_value(half, half).item() == pytest.approx(-math.log(4.0), abs=1e-6)

@@ -23,16 +23,6 @@ from coursekit.gan import (
     patch_receptive_field,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks: one CPU thread is faster than two on a shared 2-core runner."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # PatchGAN: receptive field and output grid
 # ---------------------------------------------------------------------------------------------------------

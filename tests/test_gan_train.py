@@ -13,15 +13,6 @@ from coursekit.data import sample_2d, toy_modes
 from coursekit.gan import demos
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks: one CPU thread is faster than two on a shared 2-core runner."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_alternate_runs_k_discriminator_steps_per_generator_step():
     calls: list[str] = []
     seen: list[int] = []

@@ -16,17 +16,6 @@ from coursekit import diffusion as D
 from coursekit import nets, train
 from coursekit.data import sample_2d
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These nets are tiny: one torch thread is as fast, and on a busy 2-core runner two threads measured 20×
-    slower (test_fit_trains_a_ddpm_on_ring8: 2 s vs 41 s)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Networks
 # ---------------------------------------------------------------------------------------------------------

@@ -23,16 +23,6 @@ from coursekit.vae import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are small: one torch thread is as fast, and on a busy 2-core runner two threads were
-    measured 5–20× slower (thread oversubscription)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _gaussians(batch: int = 4, dim: int = 3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(batch, dim, generator=g), torch.randn(batch, dim, generator=g) * 0.7
