@@ -380,14 +380,16 @@ def strip_hidden(source: str) -> str:
     return pattern.sub("# (hidden tests / 隐藏测试)\n", source)
 
 
-def _hidden_lines(source: str) -> list[str]:
+def block_lines(source: str, begin: str = HIDDEN_BEGIN, end: str = HIDDEN_END, min_length: int = 9) -> list[str]:
+    """The stripped lines between ``begin`` and ``end`` markers that are at least ``min_length`` long (shorter
+    ones, like ``pass``, occur anywhere): what must not appear in a release or in feedback."""
     lines, inside = [], False
     for line in source.splitlines():
-        if HIDDEN_BEGIN in line:
+        if begin in line:
             inside = True
-        elif HIDDEN_END in line:
+        elif end in line:
             inside = False
-        elif inside and len(line.strip()) > 8:
+        elif inside and len(line.strip()) >= min_length:
             lines.append(line.strip())
     return lines
 
@@ -399,7 +401,7 @@ def hide_tests(nb) -> bool:
     for cell in nb.cells:
         if cell.cell_type != "code" or HIDDEN_BEGIN not in cell.source:
             continue
-        hidden = _hidden_lines(cell.source)
+        hidden = block_lines(cell.source)
         cell.source = strip_hidden(cell.source)
         changed = True
         for out in cell.get("outputs", []):

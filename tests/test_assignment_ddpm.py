@@ -32,18 +32,6 @@ def _nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
                           env=env)
 
 
-def _block_lines(source: str, begin: str, end: str) -> list[str]:
-    lines, inside = [], False
-    for line in source.splitlines():
-        if begin in line:
-            inside = True
-        elif end in line:
-            inside = False
-        elif inside and len(line.strip()) > 12:
-            lines.append(line.strip())
-    return lines
-
-
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("gen")
@@ -67,8 +55,8 @@ def test_release_leaks_nothing():
     text = RELEASE.read_text(encoding="utf-8")                      # sources, outputs and metadata alike
     secret = []
     for cell in source.cells:
-        secret += _block_lines(cell.source, "### BEGIN SOLUTION", "### END SOLUTION")
-        secret += _block_lines(cell.source, grading.HIDDEN_BEGIN, grading.HIDDEN_END)
+        secret += grading.block_lines(cell.source, "### BEGIN SOLUTION", "### END SOLUTION", min_length=13)
+        secret += grading.block_lines(cell.source, min_length=13)
     public = "\n".join(re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END (SOLUTION|HIDDEN TESTS)", "", c.source,
                               flags=re.S) for c in source.cells)
     secret = [s for s in secret if s not in public]                 # lines the visible tests share are public

@@ -124,7 +124,7 @@ def test_feedback_hides_the_hidden_tests(graded):
     paths = grading.feedback(root, ASSIGNMENT, ["reference", "wrong_visible"])
     assert len(paths) == 2
     source = nbformat.read(root / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-    hidden = [line for cell in source.cells for line in grading._hidden_lines(cell.source)]
+    hidden = [line for cell in source.cells for line in grading.block_lines(cell.source)]
     assert hidden
     for path in paths:
         html = path.read_text(encoding="utf-8")
