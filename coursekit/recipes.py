@@ -10,9 +10,10 @@ Why these numbers (measured on the embedded 8×8 digits, one torch thread, on a 
 is in docs/ddpm-cli.md):
 - a residual MLP over the 64 flattened pixels takes many more optimiser steps per CPU-second than the small
   U-Net (hidden 256: 108 vs 21 steps/s), and within 30–60 s the number of steps is what counts: hidden 128
-  (about 420 steps/s) beat hidden 256 (about 155) on both recipes (conditional FD 1.2× vs 1.8× the floor,
-  unconditional 6.6× vs 7.8× in the same run); hidden 64 failed (190×), batch 512 or 32 and depth 2 or 5
-  were worse, batch 256 alike;
+  (about 420 steps/s) beat hidden 256 (about 155) conditionally (FD 1.2–1.4× vs 1.8× the floor); without
+  labels the model needs more width: hidden 192 (about 240 steps/s) scored 5.4–6.2×, hidden 128 6.6–7.5×,
+  hidden 256 7.8× (three seeds for 128/192); hidden 64 failed (190×), batch 512 or 32 and depth 2 or 5 were
+  worse, batch 256 alike, LayerNorm in the blocks worse (9.4×), EMA 0.9999 alike;
 - lr 5e-3 beat 2e-3 and 1e-3 (1e-2 no better); gradient clipping at 1 and none scored alike;
 - a shorter chain, T = 250 with β scaled by 1000/T (so ᾱ_T still ends near 0), scored FD 2.0× the floor after
   2,000 conditional steps where DDPM's T = 1000 scored 2.3×, and makes Algorithm 2 four times faster;
@@ -165,9 +166,9 @@ _register(Recipe(
 _register(Recipe(
     name="digits",
     description="Unconditional 8×8 digits, residual MLP on the flattened pixels, T = 250, 60 s; measured FD "
-                "6.6–7.3× the floor (target 2×: not met, see docs/ddpm-cli.md).",
+                "5.4–6.2× the floor (target 2×: not met, see docs/ddpm-cli.md).",
     data="digits", conditional=False,
-    model=_digits_mlp(False, hidden=128),
+    model=_digits_mlp(False, hidden=192),
     schedule=scaled_linear(250),
     fit=dict(seconds=60.0, steps=None, batch_size=128, lr=5e-3, grad_clip=None, ema_decay=0.999, warmup=50),
     sample=dict(variance="beta", guidance_scale=1.0, clip_denoised=False),
