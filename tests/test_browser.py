@@ -125,6 +125,14 @@ def _wait_src_change(box, before: str, timeout_s: float = 30.0) -> str:
     raise AssertionError("the figure did not change after moving the slider")
 
 
+def _move_slider_and_check_figure(page, box, slider, value: int, what: str) -> None:
+    """Set ``slider`` to ``value`` and wait until the figure of the widget ``box`` is a different image."""
+    before = _image_src(box)
+    assert before, f"{what} shows no figure"
+    _set_slider(page, slider, value)
+    _wait_src_change(box, before)
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium (scripts/setup.sh as root)")
 def test_chinese_notebook_widgets_in_jupyterlab(jupyterlab, artifacts_dir):
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package (.[dev])")
@@ -151,10 +159,7 @@ def test_chinese_notebook_widgets_in_jupyterlab(jupyterlab, artifacts_dir):
             explorer = page.locator(".widget-vbox", has=page.locator(".widget-dropdown", has_text="调度 A")).first
             explorer.scroll_into_view_if_needed()
             t_slider = explorer.locator(".widget-slider", has_text="时间步 t").last
-            before = _image_src(explorer)
-            assert before, "the schedule explorer shows no figure"
-            _set_slider(page, t_slider, 650)
-            _wait_src_change(explorer, before)
+            _move_slider_and_check_figure(page, explorer, t_slider, 650, "the schedule explorer")
             assert t_slider.locator(".widget-readout").inner_text().strip() == "650"
             explorer.scroll_into_view_if_needed()
             page.screenshot(path=str(artifacts_dir / "browser_04a_zh_explorer.png"))
@@ -163,10 +168,7 @@ def test_chinese_notebook_widgets_in_jupyterlab(jupyterlab, artifacts_dir):
             player = page.locator(".widget-vbox", has=page.locator(".widget-slider", has_text="帧")).last
             player.scroll_into_view_if_needed()
             frame = player.locator(".widget-slider", has_text="帧").first
-            before = _image_src(player)
-            assert before, "the denoising player shows no figure"
-            _set_slider(page, frame, 40)
-            _wait_src_change(player, before)
+            _move_slider_and_check_figure(page, player, frame, 40, "the denoising player")
             assert "t = " in player.locator(".widget-html").first.inner_text()
             player.scroll_into_view_if_needed()
             page.screenshot(path=str(artifacts_dir / "browser_04a_zh_player.png"))
