@@ -14,6 +14,19 @@ import sys
 UNITS = ("ddpm", "gan", "compare", "grade")
 
 
+def set_threads(threads: int | None) -> int:
+    """Give torch ``threads`` CPU threads (None: leave torch's choice); returns the count before, so a command
+    run in-process (tests, notebooks) can restore it. Every unit's ``--threads`` option goes through here."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"--threads must be a positive int, got {threads!r}")
+        torch.set_num_threads(threads)
+    return before
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coursekit", description="Deep generative models course toolkit")
     sub = parser.add_subparsers(dest="unit", required=True)

@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from . import set_threads
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from ..compare import FAMILIES
@@ -31,15 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
 
     from ..compare import compare, format_table
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise SystemExit("--threads must be >= 1")
-        torch.set_num_threads(args.threads)
     try:
+        set_threads(args.threads)
         rows = compare(quick=args.quick, seed=args.seed, only=args.only, device=args.device,
                        log=lambda line: print(line, file=sys.stderr, flush=True))
     except ValueError as err:

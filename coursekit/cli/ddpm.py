@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from ..data import TOY_2D
+from . import set_threads
 
 DATA_CHOICES = ("digits", *TOY_2D)
 CHECKPOINT = "checkpoint.pt"
@@ -183,9 +184,7 @@ def _run(command):
         matplotlib.use("Agg")                   # files only: works without a display
         threads = torch.get_num_threads()
         try:
-            if args.threads < 1:
-                raise ValueError(f"--threads must be a positive int, got {args.threads}")
-            torch.set_num_threads(args.threads)
+            set_threads(args.threads)
             command(args)
         except ValueError as err:
             print(f"coursekit ddpm: error: {err}")

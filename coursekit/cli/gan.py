@@ -12,6 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+from . import set_threads
+
 DEFAULT_OUT = "artifacts/gan"
 
 
@@ -56,10 +58,7 @@ def register(subparsers) -> None:
 
 
 def _setup(args) -> tuple[Path, bool | None]:
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     return out, (False if args.no_progress else None)
