@@ -19,6 +19,10 @@ A source is ``notebooks/src/NN_name.md`` (NN the slide section; ``NNa_``/``NNb_`
     code shared by both editions (one cell)
     ```
 
+A comment in a code block may differ per edition: ``x = f(y)  # {zh} 中文说明 {en} English note`` becomes
+``# 中文说明`` in the Chinese edition and ``# English note`` in the English one (whole-line comments too).
+Nothing else in a code cell may differ.
+
 Every ``::: zh`` block must be followed by its ``::: en`` twin, so both editions have the same cells in the
 same order and their code cells are identical by construction. Text outside blocks is a comment for
 maintainers. The first cell of each edition is generated: an "Open in Colab" badge (``REPO``) and a code
@@ -107,6 +111,30 @@ def parse(path: Path) -> tuple[dict[str, str], list[tuple[str, object]]]:
     return meta, cells
 
 
+EDITION_COMMENT = re.compile(r"#\s*\{zh\}\s*(?P<zh>.*?)\s*\{en\}\s*(?P<en>.*?)\s*$")
+
+
+def localize_code(text: str, lang: str) -> str:
+    """A code block with each ``# {zh} … {en} …`` comment reduced to the edition's half."""
+    def one(line: str) -> str:
+        m = EDITION_COMMENT.search(line)
+        return line if m is None else line[:m.start()] + "# " + m.group(lang)
+    return "\n".join(one(line) for line in text.split("\n"))
+
+
+def strip_comments(code: str) -> str:
+    """Code without its comments (for comparing the editions), via the tokenizer so '#' in strings stays."""
+    import io
+    import tokenize
+
+    try:
+        tokens = [tok for tok in tokenize.generate_tokens(io.StringIO(code).readline) if tok.type != tokenize.COMMENT]
+        code = tokenize.untokenize(tokens)
+    except (tokenize.TokenError, SyntaxError, IndentationError):     # IPython magics etc.: cut at "  # "
+        code = "\n".join(line.split("  # ")[0] for line in code.split("\n"))
+    return "\n".join(line.rstrip() for line in code.split("\n") if line.strip())
+
+
 def _cell(kind: str, text: str, cell_id: str) -> dict:
     cell = {"cell_type": kind, "id": cell_id, "metadata": {}, "source": text.splitlines(keepends=True)}
     if kind == "code":
@@ -125,7 +153,8 @@ def build(path: Path, lang: str) -> tuple[Path, dict]:
                                                  other_q=quote(meta[other])), f"{stem}-badge"),
            _cell("code", INSTALL.format(repo=REPO, branch=BRANCH), f"{stem}-colab")]
     for i, (kind, value) in enumerate(cells):
-        out.append(_cell(kind, value if kind == "code" else value[lang], f"{stem}-{i:03d}"))
+        text = localize_code(value, lang) if kind == "code" else value[lang]
+        out.append(_cell(kind, text, f"{stem}-{i:03d}"))
     nb = {"cells": out,
           "metadata": {"coursekit": {"edition": lang, "source": f"src/{path.name}"},
                        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},

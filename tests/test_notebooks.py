@@ -25,7 +25,8 @@ def _load(path: Path) -> dict:
 
 
 def _code(nb: dict) -> list[str]:
-    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    """The code cells with comments removed: comments may be per edition (``# {zh} … {en} …`` in the source)."""
+    return [build.strip_comments("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "code"]
 
 
 def test_there_are_sources_and_both_editions():
@@ -56,6 +57,21 @@ def test_no_stored_outputs(path):
     for cell in _load(path)["cells"]:
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None, cell["id"]
+
+
+def test_edition_comments():
+    code = 'x = 1  # {zh} 中文 {en} English\n# {zh} 整行 {en} whole line\ns = "# {zh} not a comment"'
+    assert build.localize_code(code, "zh").split("\n")[:2] == ["x = 1  # 中文", "# 整行"]
+    assert build.localize_code(code, "en").split("\n")[:2] == ["x = 1  # English", "# whole line"]
+    zh, en = build.localize_code(code, "zh"), build.localize_code(code, "en")
+    assert build.strip_comments(zh) == build.strip_comments(en)
+    assert build.strip_comments("y = 2  # a\n") != build.strip_comments("y = 3  # a\n")
+
+
+def test_no_marker_left_in_any_edition():
+    for path in EDITIONS:
+        for code in _code(_load(path)):
+            assert "{zh}" not in code and "{en}" not in code, path.name
 
 
 def test_parse_rejects_unpaired_blocks(tmp_path):

@@ -1,0 +1,12 @@
+"""Live widgets (ipywidgets 8, JupyterLab 4, Colab), one file per unit; with ``coursekit.viz`` the only modules
+that import plotting or widget libraries.
+
+- ``diffusion``: :class:`ScheduleExplorer`, :class:`DenoisingPlayer`, :class:`TrainingPanel` (unit 04)
+
+Each widget displays as the widget *and* a PNG of its current state (``core``), so every widget cell leaves a
+static figure when run headless.
+"""
+
+from .diffusion import DenoisingPlayer, ScheduleExplorer, TrainingPanel
+
+__all__ = ["DenoisingPlayer", "ScheduleExplorer", "TrainingPanel"]

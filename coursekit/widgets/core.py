@@ -1,0 +1,59 @@
+"""What every widget shares: an ``ipywidgets.Image`` holding the rendered PNG, and an output bundle that carries
+the widget *and* a PNG of its current state, so a headless run (nbval, nbconvert, GitHub's viewer) keeps a
+static figure. Figures are drawn off-screen (no pyplot)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+
+import ipywidgets as W
+
+from .._checks import check_choice
+from ..i18n import LANGS
+from ..viz import diffusion_plots as P
+
+
+class _Figure:
+    """Shared plumbing: an Image widget holding the rendered PNG, and the output bundle."""
+
+    widget: W.Widget
+    image: W.Image
+
+    def _render(self) -> bytes:          # overridden: PNG bytes of the current state
+        raise NotImplementedError
+
+    def _static_png(self) -> bytes:      # what a headless run keeps (the current state unless overridden)
+        return self.image.value
+
+    def refresh(self) -> None:
+        self.image.value = self._render()
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
+        bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+        # Jupyter messages are JSON: binary MIME data travels base64-encoded (raw bytes fail nbformat's schema)
+        bundle["image/png"] = base64.b64encode(self._static_png()).decode("ascii")
+        return bundle
+
+    def show(self):
+        """Display now (keeps a handle so :meth:`update_display` can refresh the static picture)."""
+        from IPython.display import display
+
+        self._handle = display(self, display_id=True)
+        return self
+
+    def update_display(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            handle.update(self)
+
+
+def _check_lang(lang: str) -> str:
+    return check_choice("lang", lang, LANGS)
+
+
+def _png(draw: Callable, figsize: tuple[float, float], dpi: int = 72) -> bytes:
+    fig = P.new_figure(figsize, managed=False)
+    draw(fig)
+    return P.fig_to_png(fig, dpi)
