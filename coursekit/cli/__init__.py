@@ -14,6 +14,12 @@ import sys
 UNITS = ("ddpm", "gan", "compare", "grade")
 
 
+class UsageError(ValueError):
+    """A bad command-line value: ``main`` prints ``coursekit <unit>: error: <message>`` on stderr (one line, no
+    traceback) and exits 2. The message names the option and what was expected, e.g.
+    ``--steps: expected a positive integer, got 0``."""
+
+
 def set_threads(threads: int | None) -> int:
     """Give torch ``threads`` CPU threads (None: leave torch's choice); returns the count before, so a command
     run in-process (tests, notebooks) can restore it. Every unit's ``--threads`` option goes through here."""
