@@ -47,3 +47,15 @@ def artifacts_dir() -> Path:
     path = REPO / "artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (``-n 2 --dist loadgroup``, as scripts/test.sh runs the suite): the tests of one module
+    stay on one worker, so a module-scoped fixture (a graded nbgrader course, a trained model) is built once; the
+    notebook executions are the exception, each its own group, so both cores run notebooks."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        module = item.module.__name__ if item.module else item.nodeid.split("::")[0]
+        alone = item.get_closest_marker("notebooks") and item.originalname == "test_notebook_runs"
+        item.add_marker(pytest.mark.xdist_group(item.nodeid if alone else module))
