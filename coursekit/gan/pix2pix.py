@@ -159,6 +159,11 @@ def train_pix2pix(G: nn.Module, D: nn.Module | None, x: Tensor, y: Tensor, *, st
                   progress: bool | None = None, callback=None, callback_every: int = 100) -> GANHistory:
     """Train pix2pix on pairs (x, y) by alternating D and G steps on the same batch (as the reference does).
 
+    As in the reference's ``optimize_parameters``, G runs **once** per iteration: fake = G(x) is computed in
+    train mode, D's step sees fake.detach() and G's step back-propagates through the same tensor, so D and G
+    judge the same dropout mask and BatchNorm's running statistics move once (with ``k`` > 1 each D step
+    draws its own batch, and G's step reuses the last one's fake).
+
     ``D=None`` trains the L1-only baseline (G minimises ‖G(x) − y‖₁ alone). ``history.extras`` holds the
     "l1" and "adversarial" terms of every G step. ``callback(step, history, G, D)``.
     """
@@ -183,23 +188,24 @@ def train_pix2pix(G: nn.Module, D: nn.Module | None, x: Tensor, y: Tensor, *, st
         if lr_decay:
             set_lr(opt_g, lr * linear_decay(done))
         batch[:] = next(stream)
+        xb, yb = batch
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            fake = G(xb)                       # the iteration's one forward pass of G: fake = G(x)
+        batch.append(fake)
         if D is None:
             return 0.0
         set_lr(opt_d, lr * (linear_decay(done) if lr_decay else 1.0))
-        xb, yb = batch
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            with torch.no_grad():
-                fake = G(xb)
-            loss = pix2pix_discriminator_loss(D, xb, yb, fake)
+            loss = pix2pix_discriminator_loss(D, xb, yb, fake)     # detaches fake: D's step leaves G alone
         opt_d.zero_grad(set_to_none=True)
         loss.backward()
         opt_d.step()
         return float(loss.detach())
 
     def g_step(done: float) -> float:
-        xb, yb = batch
+        xb, yb, fake = batch                   # the same fake D just judged (no second call of G)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            terms = pix2pix_losses(D, xb, yb, G(xb), lambda_l1)
+            terms = pix2pix_losses(D, xb, yb, fake, lambda_l1)
         opt_g.zero_grad(set_to_none=True)
         terms.total.backward()
         opt_g.step()
