@@ -3,10 +3,12 @@
 - :func:`assert_close`   compare with float32 tolerances in plain Python (a submission that rebinds
   ``numpy.allclose`` / ``torch.allclose`` / ``torch.testing.assert_close`` cannot change the verdict)
 - :func:`private_copy`   this module loaded afresh from its file (what hidden tests compare with)
-- :func:`reference`      a coursekit.diffusion function from a fresh private copy of the package, so a
-  submission that rebinds ``coursekit.diffusion.*`` cannot change the expected values
-- :func:`no_reference`   fails a part whose function only calls the coursekit reference for itself
-  (static: names the code reaches; dynamic: the reference is swapped for a counting stub during the call)
+- :func:`reference`      ``coursekit.<module>.<name>`` from a fresh private copy of the package, so a
+  submission that rebinds ``coursekit.<module>.*`` cannot change the expected values
+- :func:`no_reference`   fails a part when the reference ``coursekit.<module>.<name>`` *runs* during the block,
+  however it was imported (judged by code object, through a profiler hook; names in the code do not matter)
+- :class:`CallRecorder`  wraps a model and records each call's inputs (structure checks: t = T, …, 1 once each,
+  the model fed x_t); :func:`check_countdown` turns the recorded steps into a diagnosis
 - :func:`time_limit`     per-cell guard for training cells (SIGALRM; the kernel survives)
 
 This file imports only the standard library and torch, so :func:`private_copy` can load it on its own.
@@ -16,11 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import importlib.util
+import inspect
 import math
 import os
 import signal
 import sys
+import threading
 import types
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -74,8 +79,8 @@ def check_untampered() -> None:
     raise AssertionError("the comparison was tampered with")
 
 
-def reference(name: str) -> Callable:
-    """``coursekit.diffusion.<name>`` loaded from a fresh, private copy of the package source."""
+def _fresh_package() -> str:
+    """Load a fresh, private copy of the coursekit package source; returns its name in ``sys.modules``."""
     prefix = "_coursekit_reference"
     for key in [k for k in sys.modules if k == prefix or k.startswith(prefix + ".")]:
         del sys.modules[key]
@@ -84,8 +89,31 @@ def reference(name: str) -> Callable:
     root = importlib.util.module_from_spec(root_spec)
     sys.modules[prefix] = root
     root_spec.loader.exec_module(root)
-    module = importlib.import_module(prefix + ".diffusion")
-    return getattr(module, name)
+    return prefix
+
+
+def _check_module(module: str) -> str:
+    if not isinstance(module, str) or not module or not all(p.isidentifier() for p in module.split(".")):
+        raise ValueError(f"module must be a coursekit submodule name such as 'diffusion' or 'gan.losses', "
+                         f"got {module!r}")
+    return module
+
+
+def reference_module(module: str = "diffusion") -> types.ModuleType:
+    """``coursekit.<module>`` from a fresh, private copy of the package source."""
+    return importlib.import_module(_fresh_package() + "." + _check_module(module))
+
+
+def reference(name: str, module: str = "diffusion") -> Callable:
+    """``coursekit.<module>.<name>`` from a fresh, private copy of the package source, so a submission that
+    rebinds ``coursekit.<module>.*`` cannot change the expected values. ``name`` may be dotted
+    (``"PixelCNN.forward"``); ``module`` may be dotted too (``"gan.losses"``)."""
+    value: object = reference_module(module)
+    for part in name.split("."):
+        if not hasattr(value, part):
+            raise ValueError(f"name: coursekit.{module} has no {name!r}")
+        value = getattr(value, part)
+    return value
 
 
 def private_copy() -> types.ModuleType:
@@ -97,17 +125,106 @@ def private_copy() -> types.ModuleType:
     return module
 
 
-def _reference_objects(names: Iterable[str]) -> dict[str, list[tuple[types.ModuleType, object]]]:
-    """Every (module, object) binding of coursekit.diffusion.<name> in the loaded coursekit modules."""
-    import coursekit.diffusion as D
+# --- reference use, judged by what runs ---------------------------------------------------------------------
 
-    found: dict[str, list[tuple[types.ModuleType, object]]] = {}
+def _codes_of(value: object) -> list[types.CodeType]:
+    """The code objects that run when ``value`` (a function, a method or a class) is used."""
+    value = getattr(value, "__func__", value)                   # bound and class methods
+    try:
+        value = inspect.unwrap(value)                           # @torch.no_grad(), functools.wraps
+    except ValueError:
+        pass
+    if isinstance(value, types.FunctionType):
+        return [value.__code__]
+    if isinstance(value, type):
+        codes = []
+        for attr in vars(value).values():
+            if isinstance(attr, property):
+                attr = attr.fget
+            if isinstance(attr, (staticmethod, classmethod)):
+                attr = attr.__func__
+            if isinstance(attr, types.FunctionType):
+                codes += _codes_of(attr)
+        return codes
+    return []
+
+
+def reference_codes(names: Iterable[str], module: str = "diffusion") -> dict[str, list[types.CodeType]]:
+    """{name: code objects of coursekit.<module>.<name>}, from a private copy of the package.
+
+    Code objects compare equal when compiled from the same source (the file name is not compared), so they
+    identify the reference however it was imported, aliased or even re-loaded by a submission.
+    """
+    mod = reference_module(module)
+    found = {}
     for name in names:
-        target = getattr(D, name)
-        bindings = [(mod, target) for key, mod in list(sys.modules.items())
-                    if key.startswith("coursekit.diffusion") and getattr(mod, name, None) is target]
-        found[name] = bindings
+        value: object = mod
+        for part in name.split("."):
+            if not hasattr(value, part):
+                raise ValueError(f"names: coursekit.{module} has no {name!r}")
+            value = getattr(value, part)
+        codes = _codes_of(value)
+        if not codes:
+            raise ValueError(f"names: coursekit.{module}.{name} is not a function, method or class")
+        found[name] = codes
     return found
+
+
+class _Watch:
+    """A profiler hook (``sys.setprofile`` and ``threading.setprofile``) that records each call of a watched
+    code object, whatever name or binding reached it."""
+
+    def __init__(self, codes: dict[str, list[types.CodeType]], outer: Callable | None = None):
+        self.outer = outer                                      # an enclosing no_reference block keeps watching
+        self.by_name: dict[str, list[tuple[types.CodeType, str]]] = {}
+        for label, code_list in codes.items():
+            for code in code_list:
+                self.by_name.setdefault(code.co_name, []).append((code, label))
+        self.hits: list[str] = []
+
+    def __call__(self, frame, event, arg):
+        if event == "call":
+            code = frame.f_code
+            for ref, label in self.by_name.get(code.co_name, ()):
+                if code == ref:
+                    self.hits.append(label)
+        if self.outer is not None:
+            self.outer(frame, event, arg)
+        return None
+
+
+@contextlib.contextmanager
+def no_reference(fn: Callable, *names: str, module: str = "diffusion") -> Iterator[None]:
+    """Fail (AssertionError) when the reference ``coursekit.<module>.<name>`` runs inside the block.
+
+    Judged by what runs, never by which names appear: every Python call in the block (and in threads it
+    starts) is compared with the reference's code objects, so ``from coursekit.vae import gaussian_kl as g``,
+    ``import coursekit.vae as V``, a helper, a lambda or a method all count, while allowed coursekit use
+    (``nets.MLPDenoiser``, ``train.fit``, ``data.sample_2d``) costs nothing. ``fn`` names the part in the
+    message. Compute expected values with :func:`reference` outside the block: inside, they would count.
+    """
+    if not names:
+        raise ValueError("names: give at least one reference name")
+    previous, previous_thread = sys.getprofile(), threading.getprofile()
+    watch = _Watch(reference_codes(names, module), outer=previous)
+    threading.setprofile(watch)
+    sys.setprofile(watch)
+    try:
+        yield
+        removed = sys.getprofile() is not watch
+    finally:
+        sys.setprofile(previous)
+        threading.setprofile(previous_thread)
+    label = getattr(fn, "__name__", repr(fn))
+    if watch.hits:
+        first = watch.hits[0]
+        why = reaches_reference(fn, names, module=module)
+        raise AssertionError(
+            f"{label} called coursekit.{module}.{first} ({watch.hits.count(first)} time(s)): write it yourself"
+            + (f" — {why}" if why else "") + f" / {label} 调用了参考实现 coursekit.{module}.{first}：请自己实现")
+    if removed:
+        raise AssertionError(f"{label} switched off the grader's call check (sys.setprofile) / "
+                             f"{label} 关闭了评分器的调用检查")
 
 
 def _code_names(code: types.CodeType) -> set[str]:
@@ -119,40 +236,40 @@ def _code_names(code: types.CodeType) -> set[str]:
 
 
 def reaches_reference(fn: Callable, names: Iterable[str], _seen: set[int] | None = None,
-                      _home: dict | None = None) -> str | None:
-    """A description of how ``fn`` reaches coursekit.diffusion.<name> for a name in ``names``, else None.
+                      _home: dict | None = None, module: str = "diffusion") -> str | None:
+    """A description of how ``fn`` reaches coursekit.<module>.<name> for a name in ``names``, else None.
 
-    Follows the globals its code names (and the helper functions defined beside it), its default
-    arguments and its closure; a coursekit module reached together with one of the names counts.
+    Static, and only an explanation: :func:`no_reference` fails a part on what runs, then adds this text to
+    its message. Follows the globals its code names (and the helper functions defined beside it), its default
+    arguments and its closure, looking for the reference object itself.
     """
-    import coursekit.diffusion as D
-
+    mod = importlib.import_module("coursekit." + _check_module(module))
     names = set(names)
-    targets = {id(getattr(D, n)): n for n in names}
+    targets = {id(getattr(mod, n)): n for n in names if hasattr(mod, n)}
     seen = _seen if _seen is not None else set()
     fn = getattr(fn, "func", fn)                                 # functools.partial
     if id(fn) in seen:
         return None
     seen.add(id(fn))
     if id(fn) in targets:
-        return f"it is coursekit.diffusion.{targets[id(fn)]}"
+        return f"it is coursekit.{module}.{targets[id(fn)]}"
     code = getattr(fn, "__code__", None)
     if code is None:
         return None
     home = fn.__globals__ if _home is None else _home
     if fn.__globals__ is not home:                               # library code: not the submission's
         return None
-    values = [getattr(fn, "__globals__", {}).get(n) for n in _code_names(code)]
+    used = _code_names(code)
+    values = [fn.__globals__.get(n) for n in used]
     values += list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
     values += [c.cell_contents for c in (fn.__closure__ or ()) if _cell_filled(c)]
-    used = _code_names(code)
     for value in values:
         if id(value) in targets:
-            return f"it calls coursekit.diffusion.{targets[id(value)]}"
-        if isinstance(value, types.ModuleType) and value.__name__.split(".")[0] == "coursekit" and used & names:
+            return f"it calls coursekit.{module}.{targets[id(value)]}"
+        if isinstance(value, types.ModuleType) and any(id(getattr(value, n, None)) in targets for n in used & names):
             return f"it uses {value.__name__}.{sorted(used & names)[0]}"
         if isinstance(value, (types.FunctionType, functools.partial)):
-            why = reaches_reference(value, names, seen, home)
+            why = reaches_reference(value, names, seen, home, module)
             if why:
                 return why
     return None
@@ -166,39 +283,75 @@ def _cell_filled(cell: types.CellType) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def no_reference(fn: Callable, *names: str) -> Iterator[None]:
-    """Fail (AssertionError) when ``fn`` only calls coursekit.diffusion.<name> for the part it should write.
+# --- structure: which calls a sampler or a loss made ----------------------------------------------------------
 
-    Checked twice: statically (:func:`reaches_reference`) before the block, and dynamically: inside the
-    block each reference is replaced, wherever coursekit binds it, by a stub that counts calls and then
-    defers to the original (so an ``except`` in the submission cannot hide the call).
+def _snapshot(value: object) -> object:
+    return value.detach().to("cpu").clone() if isinstance(value, torch.Tensor) else value
+
+
+class CallRecorder(torch.nn.Module):
+    """Wraps a model and records every call's inputs (detached CPU copies), then calls the model.
+
+        rec = CallRecorder(model)
+        x = sample_model(rec, betas, alpha_bars, n=100)
+        assert rec.steps() == list(range(T, 0, -1))      # t = T, …, 1, each exactly once
+        rec.inputs(0)[0]                                  # the x the first call received (x_T)
     """
-    why = reaches_reference(fn, names)
-    if why:
-        raise AssertionError(f"{getattr(fn, '__name__', fn)} must be written, not borrowed from coursekit: {why}")
-    calls: list[str] = []
-    bindings = _reference_objects(names)
 
-    def stub_for(name: str, original: Callable) -> Callable:
-        @functools.wraps(original)
-        def stub(*args, **kwargs):
-            calls.append(name)
-            return original(*args, **kwargs)
-        return stub
+    def __init__(self, model: Callable):
+        super().__init__()
+        self.model = model
+        self.calls: list[tuple[tuple, dict]] = []
 
-    for name, pairs in bindings.items():
-        for mod, original in pairs:
-            setattr(mod, name, stub_for(name, original))
-    try:
-        yield
-    finally:
-        for name, pairs in bindings.items():
-            for mod, original in pairs:
-                setattr(mod, name, original)
-    if calls:
-        raise AssertionError(f"{getattr(fn, '__name__', fn)} called coursekit.diffusion.{calls[0]}: "
-                             "write it yourself")
+    def forward(self, *args, **kwargs):
+        self.calls.append((tuple(_snapshot(a) for a in args), {k: _snapshot(v) for k, v in kwargs.items()}))
+        return self.model(*args, **kwargs)
+
+    def argument(self, index: int, position: int, keyword: str | None = None) -> object:
+        """The argument at ``position`` (or named ``keyword``) of call number ``index``."""
+        args, kwargs = self.calls[index]
+        if keyword is not None and keyword in kwargs:
+            return kwargs[keyword]
+        if position >= len(args):
+            raise AssertionError(f"call {index} of the model had {len(args)} positional argument(s), "
+                                 f"expected at least {position + 1} / 模型第 {index} 次调用的参数个数不对")
+        return args[position]
+
+    def inputs(self, position: int = 0, keyword: str | None = "x") -> list[object]:
+        """The argument at ``position`` of every call (e.g. x_t)."""
+        return [self.argument(i, position, keyword) for i in range(len(self.calls))]
+
+    def steps(self, position: int = 1, keyword: str | None = "t") -> list[int]:
+        """The step t of every call (AssertionError if one call mixes several t in its batch)."""
+        out = []
+        for i, t in enumerate(self.inputs(position, keyword)):
+            values = sorted({int(v) for v in torch.as_tensor(t).reshape(-1).tolist()})
+            if len(values) != 1:
+                raise AssertionError(f"call {i} of the model mixed the steps {values[:5]} in one batch / "
+                                     f"模型第 {i} 次调用在同一批中混用了不同的 t")
+            out.append(values[0])
+        return out
+
+
+def check_countdown(steps: list[int], T: int, name: str = "the sampler") -> None:
+    """AssertionError unless ``steps`` is T, T−1, …, 1 (Algorithm 2's loop), naming the likely mistake."""
+    expected = list(range(T, 0, -1))
+    if steps == expected:
+        return
+    hints = []
+    if steps and steps[0] == T - 1:
+        hints.append("the loop starts at T−1: range(T−1, …) or t = i for i < T? / 循环从 T−1 开始？")
+    if 0 in steps:
+        hints.append("the model was called at t = 0: steps run 1..T, not 0..T−1 / 模型在 t = 0 被调用：t 的范围是 1..T")
+    if steps and 1 not in steps:
+        hints.append("the last step t = 1 is missing (range(T, 1, -1)?) / 缺少最后一步 t = 1")
+    if len(set(steps)) != len(steps):
+        hints.append("some t were used more than once / 有的 t 被调用了不止一次")
+    if steps and steps == sorted(steps) and len(steps) > 1:
+        hints.append("t must count down from T to 1 / t 应该从 T 递减到 1")
+    shown = steps if len(steps) <= 8 else steps[:4] + ["…"] + steps[-3:]
+    raise AssertionError(f"{name} called the model at t = {shown} ({len(steps)} calls); expected T, …, 1 with "
+                         f"T = {T}, each once / 期望依次调用 t = T, …, 1 各一次. " + " ".join(hints))
 
 
 @contextlib.contextmanager
@@ -224,7 +377,6 @@ def time_limit(seconds: float) -> Iterator[None]:
 
 
 def _is_main_thread() -> bool:
-    import threading
     return threading.current_thread() is threading.main_thread()
 
 
