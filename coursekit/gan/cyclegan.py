@@ -166,10 +166,13 @@ def build_cyclegan(in_channels: int = 3, out_channels: int | None = None, config
 
 
 def cyclegan_generator_losses(model: CycleGAN, x: Tensor, y: Tensor, lambda_cycle: float = 10.0,
-                              lambda_identity: float = 0.5, kind: str = "least_squares"
+                              lambda_identity: float = 0.5, kind: str = "least_squares", cycle: bool = True
                               ) -> tuple[Tensor, dict[str, Tensor]]:
     """The generators' objective for one batch; returns (total, terms) where terms also holds the fakes
-    (fake_y = G(x), fake_x = F(y)) that the discriminator step needs."""
+    (fake_y = G(x), fake_x = F(y)) that the discriminator step needs.
+
+    Ablations: ``cycle=False`` drops the cycle term but keeps the identity term at its weight
+    λ_cyc·λ_id (``lambda_cycle=0`` would silence both); ``lambda_identity=0`` drops the identity term."""
     check_tensor("x", x, ndim=4)
     check_tensor("y", y, ndim=4)
     if lambda_identity > 0 and x.shape[1] != y.shape[1]:
@@ -177,7 +180,9 @@ def cyclegan_generator_losses(model: CycleGAN, x: Tensor, y: Tensor, lambda_cycl
                          "pass lambda_identity=0")
     fake_y, fake_x = model.G(x), model.F(y)                            # G(x), F(y)
     adv = generator_loss(model.D_Y(fake_y), kind) + generator_loss(model.D_X(fake_x), kind)
-    cyc = cycle_loss(x, model.F(fake_y), y, model.G(fake_x), lambda_cycle)    # λ(‖x − F(G(x))‖₁ + ‖y − G(F(y))‖₁)
+    cyc = x.new_zeros(())
+    if cycle:
+        cyc = cycle_loss(x, model.F(fake_y), y, model.G(fake_x), lambda_cycle)   # λ(‖x − F(G(x))‖₁ + ‖y − G(F(y))‖₁)
     idt = x.new_zeros(())
     if lambda_identity > 0:
         idt = identity_loss(y, model.G(y), lambda_cycle, lambda_identity) + \
@@ -197,7 +202,7 @@ def cyclegan_discriminator_loss(D: nn.Module, real: Tensor, fake: Tensor, kind: 
 def train_cyclegan(model: CycleGAN, x: Tensor, y: Tensor, *, steps: int | None = 2000, seconds: float | None = None,
                    k: int = 1, batch_size: int = 16, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
                    lambda_cycle: float = 10.0, lambda_identity: float = 0.5, kind: str = "least_squares",
-                   pool_size: int = 50, lr_decay: bool = True, seed: int = 0,
+                   cycle: bool = True, pool_size: int = 50, lr_decay: bool = True, seed: int = 0,
                    device: str | torch.device | None = None, amp: bool = False, progress: bool | None = None,
                    callback=None, callback_every: int = 100) -> GANHistory:
     """Train CycleGAN on unpaired domains x (N_x, …) and y (N_y, …), as the reference: one step of G and F on
@@ -206,6 +211,7 @@ def train_cyclegan(model: CycleGAN, x: Tensor, y: Tensor, *, steps: int | None =
     (The D steps here come first within each iteration, on the fakes of the previous G step, so that
     :func:`alternate` can run k of them; the first iteration's D step sees fresh fakes.)
     ``history.extras`` logs the adversarial, cycle and identity terms. ``callback(step, history, model)``.
+    ``cycle=False`` / ``lambda_identity=0`` are the ablations (see :func:`cyclegan_generator_losses`).
     """
     check_tensor("x", x, ndim=4)
     check_tensor("y", y, ndim=4)
@@ -242,7 +248,7 @@ def train_cyclegan(model: CycleGAN, x: Tensor, y: Tensor, *, steps: int | None =
             D.requires_grad_(False)            # G's step must not move the discriminators
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             total, terms = cyclegan_generator_losses(model, state["x"], state["y"], lambda_cycle, lambda_identity,
-                                                     kind)
+                                                     kind, cycle)
         opt_g.zero_grad(set_to_none=True)
         total.backward()
         opt_g.step()

@@ -29,31 +29,35 @@ class UNetBlock(nn.Module):
     skip connection cat(x, up(...)) that hands the fine detail of x straight to the decoder.
 
     Built from the innermost level outwards, as the reference does; ``outer``/``inner`` are channel counts.
+    ``skip=False`` drops the skip connection: the plain encoder–decoder the pix2pix paper compares against
+    (everything must pass through the bottleneck).
     """
 
     def __init__(self, outer: int, inner: int, in_channels: int | None = None, submodule: nn.Module | None = None,
-                 outermost: bool = False, innermost: bool = False, norm: str = "batch", dropout: bool = False):
+                 outermost: bool = False, innermost: bool = False, norm: str = "batch", dropout: bool = False,
+                 skip: bool = True):
         super().__init__()
-        self.outermost = outermost
+        self.outermost, self.skip = outermost, skip
+        up_in = inner * 2 if skip and not innermost else inner     # the level below returns cat(x, up) or up
         in_channels = outer if in_channels is None else in_channels
         bias = uses_bias(norm)
         down_conv = nn.Conv2d(in_channels, inner, 4, 2, 1, bias=bias)
         if outermost:      # image → features … features → image (tanh), no norm at either end
             down = [down_conv]
-            up = [nn.ReLU(True), nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1), nn.Tanh()]
+            up = [nn.ReLU(True), nn.ConvTranspose2d(up_in, outer, 4, 2, 1), nn.Tanh()]
         elif innermost:    # the bottleneck: no skip below it, hence inner (not 2·inner) channels come back up
             down = [nn.LeakyReLU(0.2, True), down_conv]
             up = [nn.ReLU(True), nn.ConvTranspose2d(inner, outer, 4, 2, 1, bias=bias), norm_layer(norm, outer)]
         else:
             down = [nn.LeakyReLU(0.2, True), down_conv, norm_layer(norm, inner)]
-            up = [nn.ReLU(True), nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1, bias=bias), norm_layer(norm, outer)]
+            up = [nn.ReLU(True), nn.ConvTranspose2d(up_in, outer, 4, 2, 1, bias=bias), norm_layer(norm, outer)]
             if dropout:
                 up.append(nn.Dropout(0.5))   # pix2pix's only source of noise z (no explicit z input)
         middle = [] if submodule is None else [submodule]
         self.model = nn.Sequential(*down, *middle, *up)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.outermost:
+        if self.outermost or not self.skip:
             return self.model(x)
         return torch.cat([x, self.model(x)], dim=1)      # the skip connection
 
@@ -64,11 +68,12 @@ class UNetGenerator(nn.Module):
 
     Channels ngf, 2ngf, 4ngf, then 8ngf for every deeper level; BatchNorm and dropout 0.5 in the three
     8ngf levels just above the bottleneck's neighbours, as in the reference (``dropout=True`` is pix2pix's
-    default; CycleGAN runs without).
+    default; CycleGAN runs without). ``skips=False`` is the same network without its skip connections: the
+    plain encoder–decoder of the paper's comparison.
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, num_downs: int = 8, ngf: int = 64,
-                 norm: str = "batch", dropout: bool = True):
+                 norm: str = "batch", dropout: bool = True, skips: bool = True):
         super().__init__()
         check_choice("norm", norm, NORMS)
         if not isinstance(num_downs, int) or num_downs < 2:
@@ -76,16 +81,17 @@ class UNetGenerator(nn.Module):
         if ngf < 1 or in_channels < 1 or out_channels < 1:
             raise ValueError("ngf, in_channels and out_channels must be positive")
         self.config = dict(kind="unet_generator", in_channels=in_channels, out_channels=out_channels,
-                           num_downs=num_downs, ngf=ngf, norm=norm, dropout=dropout)
+                           num_downs=num_downs, ngf=ngf, norm=norm, dropout=dropout, skips=skips)
         self.num_downs = num_downs
         # channel widths from the top level down: ngf, 2ngf, 4ngf, 8ngf, 8ngf, …
         widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
-        block = UNetBlock(widths[-2], widths[-1], innermost=True, norm=norm)      # the bottleneck (1×1 at 256)
+        block = UNetBlock(widths[-2], widths[-1], innermost=True, norm=norm, skip=skips)   # bottleneck (1×1 at 256)
         for j in range(num_downs - 2, 0, -1):      # levels between the bottleneck and the outermost
             # dropout only in the extra 8ngf levels (num_downs − 5 of them), as in the reference
-            block = UNetBlock(widths[j - 1], widths[j], submodule=block, norm=norm, dropout=dropout and j >= 4)
+            block = UNetBlock(widths[j - 1], widths[j], submodule=block, norm=norm, dropout=dropout and j >= 4,
+                              skip=skips)
         self.model = UNetBlock(out_channels, widths[0], in_channels=in_channels, submodule=block, outermost=True,
-                               norm=norm)
+                               norm=norm, skip=skips)
         init_weights(self)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -1,0 +1,186 @@
+"""Pictures for unit 06, conditional generative models (条件生成式模型): per-class sample grids, labelled rows of
+images side by side (cVAE priors, pix2pix, CycleGAN), the guidance trade-off curve, the PatchGAN patch drawn on
+an image, and bar charts of measured numbers. Labels in Chinese or English (``lang``), kept in this file.
+
+Every ``plot_*`` returns its matplotlib Figure; ``managed=False`` makes a free-standing figure for the widgets
+(:mod:`coursekit.widgets.conditional`), which turn it into PNG bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from torch import Tensor
+
+from .._checks import check_choice
+from ..i18n import LANGS
+from .diffusion_plots import draw_images, new_figure
+
+LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "w": "引导系数 w",
+        "accuracy": "分类为所要求数字的比例 (%)",
+        "fd_ratio": "FD / 下限",
+        "curve_title": "无分类器引导的取舍：w 越大越“像类别”，多样性与质量先升后降",
+        "guided": "w = {w:g}：准确率 {acc:.0f} %，FD / 下限 {fd:.1f}",
+        "digit": "数字 {k}",
+        "patch_title": "{n} 层 PatchGAN：一个输出看到 {k}×{k} 像素（输出网格 {m}×{m}）",
+        "pixel_title": "PixelGAN (1×1)：一个输出只看到 1 个像素（输出网格 {m}×{m}）",
+        "outside": "（感受野超出图像，超出部分为填充）",
+        "value": "数值",
+        "layers": "PatchGAN 层数",
+        "position": "输出位置",
+    },
+    "en": {
+        "w": "guidance scale w",
+        "accuracy": "classified as the asked digit (%)",
+        "fd_ratio": "FD / floor",
+        "curve_title": "Classifier-free guidance trade-off: larger w looks more like the class, quality peaks",
+        "guided": "w = {w:g}: accuracy {acc:.0f} %, FD / floor {fd:.1f}",
+        "digit": "digit {k}",
+        "patch_title": "{n}-layer PatchGAN: one output sees {k}×{k} pixels ({m}×{m} outputs)",
+        "pixel_title": "PixelGAN (1×1): one output sees 1 pixel ({m}×{m} outputs)",
+        "outside": " (the field spills past the image: padding)",
+        "value": "value",
+        "layers": "PatchGAN layers",
+        "position": "output position",
+    },
+}
+
+
+def text(key: str, lang: str = "en", **fields) -> str:
+    """A label of this unit in ``lang`` (every key exists in both languages)."""
+    check_choice("lang", lang, LANGS)
+    return LABELS[lang][key].format(**fields)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Images
+# ---------------------------------------------------------------------------------------------------------
+
+def plot_rows(rows: Mapping[str, Tensor], n: int = 10, title: str | None = None, managed: bool = True,
+              width: float = 9.0):
+    """One labelled row of images per entry ``{name: (N, 1, H, W)}``, the first ``n`` of each, side by side."""
+    if not rows:
+        raise ValueError("rows must hold at least one row of images")
+    names = list(rows)
+    fig = new_figure((width, 1.05 * len(names) + (0.4 if title else 0.0)), managed)
+    axes = np.atleast_1d(fig.subplots(len(names), 1))
+    for ax, name in zip(axes, names):
+        images = rows[name][:n]
+        draw_images(ax, images, None, nrow=len(images))
+        ax.text(-0.01, 0.5, name, transform=ax.transAxes, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.subplots_adjust(left=0.22, right=0.99, hspace=0.15)
+    return fig
+
+
+def plot_class_grids(grids: Mapping[str, Tensor], nrow: int = 10, lang: str = "en", managed: bool = True):
+    """Panels of class-conditional samples, one per model (column k of each panel is digit k)."""
+    names = list(grids)
+    fig = new_figure((3.3 * len(names), 3.6), managed)
+    axes = np.atleast_1d(fig.subplots(1, len(names)))
+    for ax, name in zip(axes, names):
+        draw_images(ax, grids[name], name, nrow)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Classifier-free guidance: the trade-off curve
+# ---------------------------------------------------------------------------------------------------------
+
+def draw_guidance_curve(ax, ws: Sequence[float], accuracy: Sequence[float], fd_ratio: Sequence[float],
+                        current: float | None = None, lang: str = "en") -> None:
+    """Accuracy (left axis, %) and FD / floor (right axis, log scale) against w, a marker at ``current``."""
+    ws, acc, fd = np.asarray(ws, float), 100 * np.asarray(accuracy, float), np.asarray(fd_ratio, float)
+    ax.plot(ws, acc, "o-", color="#1f77b4", label=text("accuracy", lang))
+    ax.set_xlabel(text("w", lang))
+    ax.set_ylabel(text("accuracy", lang), color="#1f77b4")
+    ax.set_ylim(0, 105)
+    right = ax.twinx()
+    right.plot(ws, fd, "s--", color="#d62728", label=text("fd_ratio", lang))
+    right.set_yscale("log")
+    right.set_ylabel(text("fd_ratio", lang), color="#d62728")
+    if current is not None:
+        i = int(np.argmin(np.abs(ws - current)))
+        ax.axvline(ws[i], color="0.5", lw=0.8)
+        ax.plot([ws[i]], [acc[i]], "o", ms=11, mfc="none", mec="k")
+        right.plot([ws[i]], [fd[i]], "s", ms=11, mfc="none", mec="k")
+        ax.set_title(text("guided", lang, w=ws[i], acc=acc[i], fd=fd[i]), fontsize=9)
+    ax.grid(alpha=0.3)
+
+
+def plot_guidance_curve(ws: Sequence[float], accuracy: Sequence[float], fd_ratio: Sequence[float],
+                        lang: str = "en", managed: bool = True):
+    fig = new_figure((5.6, 3.4), managed)
+    ax = fig.subplots()
+    draw_guidance_curve(ax, ws, accuracy, fd_ratio, None, lang)
+    ax.set_title(text("curve_title", lang), fontsize=9)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PatchGAN: the patch one output sees
+# ---------------------------------------------------------------------------------------------------------
+
+def patch_span(n_layers: int, index: int) -> tuple[int, int]:
+    """The input rows [first, last] that output row ``index`` of a PatchDiscriminator with ``n_layers`` sees
+    (n_layers = 0: the 1×1 PixelGAN). Walk back through the 4×4 convolutions (padding 1): an output row i
+    of a conv with stride s reads input rows i·s − 1 … i·s − 1 + 3."""
+    if n_layers == 0:
+        return index, index
+    first = last = index
+    for stride in [1, 1] + [2] * n_layers:          # from the last conv back to the first
+        first, last = first * stride - 1, last * stride - 1 + 3
+    return first, last
+
+
+def draw_patch(ax, image: Tensor, n_layers: int, index: int, lang: str = "en") -> None:
+    """The image, and the square patch that output (index, index) of the PatchGAN sees, in red."""
+    from matplotlib.patches import Rectangle
+
+    from ..gan.patchgan import patch_output_size
+
+    img = ((image.detach().float().cpu().reshape(image.shape[-2], image.shape[-1]) + 1) / 2).clamp(0, 1)
+    size = img.shape[-1]
+    ax.imshow(img.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest", extent=(-0.5, size - 0.5,
+                                                                                         size - 0.5, -0.5))
+    first, last = patch_span(n_layers, index)
+    k = last - first + 1
+    ax.add_patch(Rectangle((first - 0.5, first - 0.5), k, k, fill=True, fc=(1, 0, 0, 0.18), ec="red", lw=2))
+    pad = max(0, -first, last - size + 1)
+    ax.set_xlim(-0.5 - pad, size - 0.5 + pad)
+    ax.set_ylim(size - 0.5 + pad, -0.5 - pad)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    m = size if n_layers == 0 else patch_output_size(size, n_layers)
+    title = text("pixel_title", lang, m=m) if n_layers == 0 else text("patch_title", lang, n=n_layers, k=k, m=m)
+    ax.set_title(title + (text("outside", lang) if pad else ""), fontsize=9)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Measured numbers
+# ---------------------------------------------------------------------------------------------------------
+
+def plot_bars(table: Mapping[str, Mapping[str, float]], keys: Sequence[str], lang: str = "en",
+              managed: bool = True, title: str | None = None):
+    """One panel per measure (``keys``), one bar per row of ``table`` {run: {measure: value}}, value printed."""
+    runs = list(table)
+    fig = new_figure((3.0 * len(keys), 2.8), managed)
+    axes = np.atleast_1d(fig.subplots(1, len(keys)))
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+    for ax, key in zip(axes, keys):
+        values = [float(table[r][key]) for r in runs]
+        bars = ax.bar(range(len(runs)), values, color=colors[: len(runs)])
+        for bar, v in zip(bars, values):
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{v:.3g}", ha="center", va="bottom",
+                    fontsize=8)
+        ax.set_xticks(range(len(runs)), runs, rotation=20, fontsize=8)
+        ax.set_title(key, fontsize=9)
+        ax.margins(y=0.2)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
