@@ -71,3 +71,48 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
     return value
+
+
+def check_int(name: str, value: object, minimum: int = 1) -> int:
+    """A Python int (not a bool, not a float such as 4.0) that is at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def check_real(name: str, value: object, *, minimum: float | None = None) -> float:
+    """A finite real number (int or float, not a bool or a tensor of several values), ≥ ``minimum`` if given."""
+    if isinstance(value, Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a real number, got {type(value).__name__}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return float(value)
+
+
+def check_shape(name: str, shape: object) -> tuple[int, ...]:
+    """A non-empty sequence of positive ints, e.g. (batch, 1, 8, 8); an int alone or float sizes are refused."""
+    if isinstance(shape, (int, Tensor)) or not isinstance(shape, (tuple, list, torch.Size)):
+        raise ValueError(f"{name} must be a non-empty sequence of positive sizes such as (n, 1, 8, 8), got {shape!r}")
+    if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
+        raise ValueError(f"{name} must be a non-empty sequence of positive sizes (ints), got {tuple(shape)!r}")
+    return tuple(int(d) for d in shape)
+
+
+def check_float_dtype(name: str, dtype: object) -> torch.dtype:
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"{name} must be a floating-point torch dtype (e.g. torch.float32), got {dtype!r}")
+    return dtype
+
+
+def check_in_range(name: str, x: Tensor, low: float = -1.0, high: float = 1.0, tol: float = 1e-6) -> Tensor:
+    """Values of ``x`` within [low, high] (images scaled to [-1, 1], as every model of the course expects)."""
+    if x.numel() and x.device.type != "meta":
+        lo, hi = float(x.min()), float(x.max())
+        if lo < low - tol or hi > high + tol:
+            raise ValueError(f"{name} must lie in [{low:g}, {high:g}] (images scaled as data.load_digits does), "
+                             f"got values in [{lo:.4g}, {hi:.4g}]")
+    return x

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_choice, check_tensor
+from ._checks import check_choice, check_in_range, check_int, check_tensor
 
 DIGIT_LEVELS = 17          # scikit-learn's digits: intensities 0..16
 MASK_TYPES = ("A", "B")
@@ -49,6 +49,7 @@ def from_levels(k: Tensor, levels: int = DIGIT_LEVELS) -> Tensor:
 
 def bits_per_dim(nll_nats: Tensor, dims: int) -> Tensor:
     """Negative log-likelihood in nats per example → bits per dimension: −log₂ p(x) / D."""
+    check_int("dims", dims)
     return nll_nats / (dims * math.log(2.0))
 
 
@@ -63,6 +64,8 @@ def causal_mask(kernel_size: int, mask_type: str = "A") -> Tensor:
     only for type B. Type A: output i sees inputs < i. Type B: output i sees inputs ≤ i.
     """
     check_choice("mask_type", mask_type, MASK_TYPES)
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be an odd positive int (the mask needs a centre), got {kernel_size!r}")
     mask = torch.ones(kernel_size, kernel_size)
     c = kernel_size // 2
     mask[c, c + (mask_type == "B"):] = 0.0       # the centre (type A) and everything right of it
@@ -198,6 +201,7 @@ class PixelCNN(nn.Module):
 
     def nll(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Exact −log p_θ(x[| y]) in nats per example: −Σ_i log p_θ(x_i | x_<i[, y])."""
+        check_in_range("x", check_tensor("x", x))
         logits = self(x, y)
         target = to_levels(x, self.levels)[:, 0]                         # (batch, H, W) integer levels
         return F.cross_entropy(logits, target, reduction="none").flatten(1).sum(1)
@@ -209,6 +213,7 @@ class PixelCNN(nn.Module):
     @torch.no_grad()
     def bits_per_dim(self, x: Tensor, y: Tensor | None = None, batch_size: int = 512) -> float:
         """Exact −log₂ p_θ(x[| y]) / D averaged over the examples (evaluation, e.g. on the test split)."""
+        check_int("batch_size", batch_size)
         was = self.training
         self.eval()
         try:

@@ -177,22 +177,52 @@ def fit(model: nn.Module, loss_fn: Callable[..., Tensor], data: tuple[Tensor, ..
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, **extra: object) -> Path:
-    """Save weights and the model's ``.config`` (plus any JSON-like ``extra``, e.g. the schedule)."""
+    """Save weights and the model's ``.config`` (plus any JSON-like ``extra``, e.g. the schedule).
+
+    The file is written under a temporary name in the same folder and moved into place in one step, so an
+    interrupted save (Ctrl-C, a full disk) leaves the previous checkpoint as it was.
+    """
     config = getattr(model, "config", None)
     if config is None:
         raise ValueError("model has no .config; build it with coursekit.nets (or set .config) to checkpoint it")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"config": dict(config), "state_dict": model.state_dict(), "extra": extra}, path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save({"config": dict(config), "state_dict": model.state_dict(), "extra": extra}, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device | None = None,
                     build: Callable[[dict], nn.Module] | None = None) -> tuple[nn.Module, dict]:
-    """Rebuild a model saved by :func:`save_checkpoint`; returns (model in eval mode, extra)."""
+    """Rebuild a model saved by :func:`save_checkpoint`; returns (model in eval mode, extra).
+
+    A file that is not such a checkpoint (empty, truncated, random bytes, another kind of torch file) raises
+    a ValueError that names the path and says what is wrong.
+    """
     from . import nets
 
-    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-    model = (build or nets.build)(payload["config"])
-    model.load_state_dict(payload["state_dict"])
-    return model.to(get_device(device)).eval(), payload.get("extra", {})
+    path = Path(path)
+    what = f"{str(path)!r} is not a coursekit checkpoint"
+    if not path.is_file():
+        raise ValueError(f"path {str(path)!r} is not a file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{what} (the file is empty)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:      # noqa: BLE001 — torch raises many types for a damaged file
+        raise ValueError(f"{what} (unreadable: not a torch file, or truncated or damaged)") from err
+    if not isinstance(payload, dict) or not isinstance(payload.get("config"), dict) \
+            or not isinstance(payload.get("state_dict"), dict):
+        raise ValueError(f"{what} (it holds a {type(payload).__name__} without 'config' and 'state_dict')")
+    try:
+        model = (build or nets.build)(payload["config"])
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{what} (its weights do not fit its model config: {reason[:120]})") from err
+    extra = payload.get("extra", {})
+    return model.to(get_device(device)).eval(), extra if isinstance(extra, dict) else {}

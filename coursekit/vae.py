@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_choice, check_tensor
+from ._checks import check_choice, check_in_range, check_int, check_tensor
 from .autoregressive import DIGIT_LEVELS, from_levels, to_levels
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -93,7 +93,7 @@ def categorical_log_prob(logits: Tensor, x: Tensor, levels: int = DIGIT_LEVELS) 
 
     logits: (batch, levels, *image_shape); x: (batch, *image_shape) images in [-1, 1].
     """
-    check_tensor("x", x, min_ndim=2)
+    check_in_range("x", check_tensor("x", x, min_ndim=2))
     check_tensor("logits", logits, min_ndim=3, finite=False)
     if logits.shape[1] != levels or logits.shape[2:] != x.shape[1:] or logits.shape[0] != x.shape[0]:
         raise ValueError(f"logits must have shape (batch, levels={levels}, *x.shape[1:]) = "
@@ -162,6 +162,7 @@ class VAE(nn.Module):
         if tuple(x.shape[1:]) != (1, self.image_size, self.image_size):
             raise ValueError(f"x must have shape (batch, 1, {self.image_size}, {self.image_size}), "
                              f"got {tuple(x.shape)}")
+        check_in_range("x", x)
 
     def _check_y(self, y: Tensor | None, batch: int) -> None:
         if self.num_classes is None:
@@ -256,6 +257,8 @@ class VAE(nn.Module):
     def bits_per_dim(self, x: Tensor, y: Tensor | None = None, *, k: int = 1, batch_size: int = 256,
                      generator: torch.Generator | None = None) -> float:
         """Upper bound on −log₂ p_θ(x[| y]) / D averaged over examples: −L_K/(D ln 2); k = 1 is the ELBO."""
+        check_int("batch_size", batch_size)
+        check_int("k", k)
         was = self.training
         self.eval()
         try:

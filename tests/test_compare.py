@@ -167,9 +167,8 @@ def test_compare_bad_arguments():
 def test_cli(capsys, tmp_path):
     from coursekit.cli import main
 
-    out = tmp_path / "t.md"
-    assert main(["compare", "--quick", "--only", "vae,cvae", "--seed", "1", "--out", str(out)]) == 0
+    assert main(["compare", "--quick", "--only", "vae,cvae", "--seed", "1", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
-    assert "cVAE" in printed and out.read_text(encoding="utf-8").strip() == printed.strip()
-    with pytest.raises(SystemExit):
-        main(["compare", "--quick", "--only", "flow"])
+    assert "cVAE" in printed and (tmp_path / "compare.md").read_text(encoding="utf-8").strip() == printed.strip()
+    assert {"compare.json", "vae.png", "cvae.png"} <= {p.name for p in tmp_path.iterdir()}
+    assert main(["compare", "--quick", "--only", "flow"]) == 2          # one line on stderr (tests/test_cli.py)

@@ -1,13 +1,14 @@
-"""``coursekit ddpm train|sample|demo``: the course's main job (DDPM on the embedded digits or a 2-D set).
+"""coursekit ddpm train|sample|demo: the course's main job (DDPM on the embedded digits or a 2-D set).
 
     coursekit ddpm train --data digits --conditional --seconds 30 --out runs/ddpm
     coursekit ddpm sample --checkpoint runs/ddpm/checkpoint.pt --n 1000
     coursekit ddpm demo                      # both in one go, about a minute on a 2-core CPU
 
-``train`` runs Algorithm 1 with a named recipe (coursekit.recipes) and saves weights + recipe (schedule
-included) to ``checkpoint.pt``; ``sample`` runs Algorithm 2, writes ``samples.png`` and ``denoising.png``
-(x_t at several t of the trajectory) and ``samples.pt`` (the samples and their asked labels), and prints the
-metrics (coursekit.metrics).
+train runs Algorithm 1 with a named recipe (coursekit.recipes) and saves weights + recipe (schedule
+included) to checkpoint.pt in --out; sample runs Algorithm 2, writes samples.png, denoising.png
+(x_t at several t of the trajectory) and samples.pt (the samples and their asked labels) to --out, and
+prints the metrics (coursekit.metrics). Every value is checked before training starts; files are replaced
+only when the run succeeds (Ctrl-C keeps the previous checkpoint and pictures).
 """
 
 from __future__ import annotations
@@ -21,10 +22,22 @@ from pathlib import Path
 import torch
 
 from ..data import TOY_2D
-from . import set_threads
+from . import (
+    UsageError,
+    add_device_options,
+    add_out_option,
+    add_seed_option,
+    at_least,
+    check_out_dir,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    staged_outputs,
+)
 
 DATA_CHOICES = ("digits", *TOY_2D)
 CHECKPOINT = "checkpoint.pt"
+MIN_SAMPLES = 2                      # the Fréchet distance needs a covariance
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -49,34 +62,56 @@ def format_table(title: str, rows: list[tuple[str, object]]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# the three commands
+# checks (all before any work)
 # ---------------------------------------------------------------------------------------------------------
 
 def _choose_recipe(args: argparse.Namespace):
+    """The recipe the options ask for; contradictory options are a UsageError."""
     from ..recipes import recipe, recipe_for, scaled_linear
 
     conditional = args.conditional
-    if conditional is None:             # default: conditional digits for the demo, unconditional otherwise
-        conditional = args.conditional_default and args.data == "digits"
-    r = recipe(args.recipe) if args.recipe else recipe_for(args.data, conditional)
+    if args.recipe:
+        r = recipe(args.recipe)
+        if args.data is not None and args.data != r.data:
+            raise UsageError(f"--data: recipe {r.name!r} trains on {r.data!r}, got --data {args.data}")
+        if conditional is not None and conditional != r.conditional:
+            flag = "--conditional" if conditional else "--no-conditional"
+            raise UsageError(f"{flag}: recipe {r.name!r} is {'' if r.conditional else 'un'}conditional")
+    else:
+        data = args.data or "digits"
+        if conditional is None:         # default: conditional digits for the demo, unconditional otherwise
+            conditional = args.conditional_default and data == "digits"
+        if conditional and data != "digits":
+            raise UsageError(f"--conditional: only the digits have class labels, got --data {data}")
+        r = recipe_for(data, conditional)
     if args.T is not None:
-        if args.T < 2:
-            raise ValueError(f"--T must be at least 2, got {args.T}")
         schedule = scaled_linear(args.T) if r.schedule.get("name") == "linear" else {**r.schedule, "T": args.T}
         r = dataclasses.replace(r, schedule=schedule)
     return r
 
 
-def train_command(args: argparse.Namespace) -> Path:
-    """Train with the chosen recipe and save ``<out>/checkpoint.pt``; returns its path."""
+def _check_guidance(guidance: float | None, r) -> None:
+    if guidance is not None and not r.conditional:
+        raise UsageError(f"--guidance: classifier-free guidance needs a conditional model, but recipe {r.name!r} "
+                         f"is unconditional (train with --conditional on digits)")
+
+
+def _budget(args: argparse.Namespace, r) -> float | None:
+    return args.seconds if args.seconds is not None else (None if args.steps else r.fit["seconds"])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the three commands
+# ---------------------------------------------------------------------------------------------------------
+
+def train_command(args: argparse.Namespace, r=None) -> Path:
+    """Train with the chosen recipe and save ``<out>/checkpoint.pt`` (atomically); returns its path."""
     from ..train import save_checkpoint
 
-    r = _choose_recipe(args)
-    seconds = args.seconds if args.seconds is not None else (None if args.steps else r.fit["seconds"])
-    if seconds is not None and seconds <= 0:
-        raise ValueError(f"--seconds must be positive, got {seconds}")
-    if args.steps is not None and args.steps < 1:
-        raise ValueError(f"--steps must be positive, got {args.steps}")
+    if r is None:
+        r = _choose_recipe(args)
+        check_out_dir(args.out)
+    seconds = _budget(args, r)
     print(f"[ddpm] recipe {r.name!r}: {r.description}")
     print(f"[ddpm] training for {f'{seconds:g} s' if seconds else ''}"
           f"{' / ' if seconds and args.steps else ''}{f'{args.steps} steps' if args.steps else ''} ...", flush=True)
@@ -97,31 +132,42 @@ def train_command(args: argparse.Namespace) -> Path:
 
 
 def load_run(checkpoint: str | Path, device: str | None = None):
-    """(model, recipe, training info) from a checkpoint written by ``coursekit ddpm train``."""
+    """(model, recipe, training info) from a checkpoint written by ``coursekit ddpm train``; anything else
+    (missing, empty, truncated, another kind of file) is a UsageError naming --checkpoint."""
     from ..recipes import Recipe
     from ..train import load_checkpoint
 
     path = Path(checkpoint)
     if not path.is_file():
-        raise ValueError(f"checkpoint must be a file written by 'coursekit ddpm train', got {str(path)!r}")
-    model, extra = load_checkpoint(path, device=device)
-    if "recipe" not in extra:
-        raise ValueError(f"checkpoint {str(path)!r} has no recipe (was it written by 'coursekit ddpm train'?)")
-    return model, Recipe(**extra["recipe"]), extra.get("train", {})
+        raise UsageError(f"--checkpoint: expected a file written by 'coursekit ddpm train', got {str(path)!r}"
+                         f"{' (a folder)' if path.is_dir() else ' (no such file)'}")
+    try:
+        model, extra = load_checkpoint(path, device=device)
+    except ValueError as err:
+        raise UsageError(f"--checkpoint: {err}") from None
+    if not isinstance(extra.get("recipe"), dict):
+        raise UsageError(f"--checkpoint: {str(path)!r} has no recipe (was it written by 'coursekit ddpm train'?)")
+    try:
+        r = Recipe(**extra["recipe"])
+    except TypeError as err:
+        raise UsageError(f"--checkpoint: {str(path)!r} holds a recipe this version cannot read ({err})") from None
+    return model, r, extra.get("train", {})
 
 
 def sample_command(args: argparse.Namespace) -> dict[str, float]:
-    """Sample from a checkpoint, write the PNGs, print and return the metrics."""
+    """Sample from a checkpoint, write the PNGs and samples.pt (all or none), print and return the metrics."""
+    model, r, info = load_run(args.checkpoint, args.device)
+    _check_guidance(args.guidance, r)
+    out = check_out_dir(args.out if args.out else Path(args.checkpoint).parent)
+    return _sample(args, model, r, info, out)
+
+
+def _sample(args: argparse.Namespace, model, r, info: dict, out: Path) -> dict[str, float]:
     from .. import metrics, viz
     from ..viz import diffusion as vizd
 
-    if args.n < 1:
-        raise ValueError(f"--n must be positive, got {args.n}")
-    model, r, info = load_run(args.checkpoint, args.device)
     device = next(model.parameters()).device
     s = r.build_schedule(device)
-    out = Path(args.out) if args.out else Path(args.checkpoint).parent
-    out.mkdir(parents=True, exist_ok=True)
     overrides = {} if args.guidance is None else {"guidance_scale": args.guidance}
     print(f"[ddpm] Algorithm 2: {args.n} samples, T = {s.T} steps ...", flush=True)
     start = time.perf_counter()
@@ -129,23 +175,26 @@ def sample_command(args: argparse.Namespace) -> dict[str, float]:
                                    **overrides)
     sample_seconds = time.perf_counter() - start
     x = x.cpu()
-    torch.save({"samples": x, "labels": labels, "seed": args.seed}, out / "samples.pt")
+    if not bool(torch.isfinite(x).all()):
+        raise RuntimeError("the samples contain NaN or infinite values (a diverged model or guidance scale); "
+                           "nothing was written")
+    with staged_outputs(out) as stage:
+        torch.save({"samples": x, "labels": labels, "seed": args.seed}, stage("samples.pt"))
+        start = time.perf_counter()
+        if r.data == "digits":
+            x = x.clamp(-1, 1)
+            report = metrics.digit_report(x, labels)
+            viz.save_image_grid(stage("samples.png"), x[:100], nrow=10 if r.conditional else None, scale=6,
+                                title="columns: asked digit 0–9" if r.conditional else None)
+        else:
+            from ..data import sample_2d
 
-    start = time.perf_counter()
-    if r.data == "digits":
-        x = x.clamp(-1, 1)
-        report = metrics.digit_report(x, labels)
-        shown = x[:100]
-        grid = viz.save_image_grid(out / "samples.png", shown, nrow=10 if r.conditional else None,
-                                   scale=6, title="columns: asked digit 0–9" if r.conditional else None)
-    else:
-        report = metrics.toy_report(x, r.data)
-        from ..data import sample_2d
-
-        grid = vizd.save_scatter(out / "samples.png", x, reference=sample_2d(r.data, len(x), seed=12345),
-                                 title=f"DDPM samples, {r.data}")
-    metric_seconds = time.perf_counter() - start
-    strip = vizd.save_denoising_strip(out / "denoising.png", trajectory, columns=9, rows=6)
+            report = metrics.toy_report(x, r.data)
+            vizd.save_scatter(stage("samples.png"), x, reference=sample_2d(r.data, len(x), seed=12345),
+                              title=f"DDPM samples, {r.data}")
+        metric_seconds = time.perf_counter() - start
+        vizd.save_denoising_strip(stage("denoising.png"), trajectory, columns=9, rows=6)
+    grid, strip = out / "samples.png", out / "denoising.png"
 
     names = {"accuracy": "class accuracy (asked digit)", "confidence": "classifier confidence",
              "fd": "Fréchet distance (FD)", "fd_floor": "FD floor (real test vs train)",
@@ -165,10 +214,12 @@ def sample_command(args: argparse.Namespace) -> dict[str, float]:
 
 def demo_command(args: argparse.Namespace) -> dict[str, float]:
     start = time.perf_counter()
-    path = train_command(args)
-    report = sample_command(argparse.Namespace(checkpoint=path, n=args.n, out=args.out, seed=args.seed + 1,
-                                               guidance=args.guidance, device=args.device,
-                                               threads=args.threads))
+    r = _choose_recipe(args)                     # every check before the training starts
+    _check_guidance(args.guidance, r)
+    out = check_out_dir(args.out)
+    path = train_command(args, r)
+    model, r, info = load_run(path, args.device)
+    report = _sample(argparse.Namespace(n=args.n, seed=args.seed + 1, guidance=args.guidance), model, r, info, out)
     print(f"[ddpm] demo finished in {time.perf_counter() - start:.1f} s; pictures in {args.out}/")
     return report
 
@@ -182,62 +233,65 @@ def _run(command):
         import matplotlib
 
         matplotlib.use("Agg")                   # files only: works without a display
-        threads = torch.get_num_threads()
-        try:
-            set_threads(args.threads)
-            command(args)
-        except ValueError as err:
-            print(f"coursekit ddpm: error: {err}")
-            return 2
-        finally:
-            torch.set_num_threads(threads)      # main() may be called in-process (tests, notebooks)
+        command(args)
         return 0
     return run
 
 
 def _training_options(p: argparse.ArgumentParser, conditional_default: bool, out_default: str) -> None:
-    p.add_argument("--data", default="digits", choices=DATA_CHOICES,
-                   help="embedded 8×8 digits (default) or a 2-D set")
+    from ..recipes import RECIPES
+
+    p.add_argument("--data", default=None, choices=DATA_CHOICES,
+                   help="embedded 8×8 digits or a 2-D set (default: digits, or the recipe's)")
     p.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=None,
                    help="class-conditional digits with classifier-free guidance (default: "
-                        f"{'on for digits' if conditional_default else 'off'})")
+                        f"{'on for digits' if conditional_default else 'off'}, or the recipe's)")
     p.set_defaults(conditional_default=conditional_default)
-    p.add_argument("--recipe", default=None, help="a named recipe from coursekit.recipes (overrides --data)")
-    p.add_argument("--seconds", type=float, default=None, help="training budget in seconds (default: recipe's)")
-    p.add_argument("--steps", type=int, default=None, help="training budget in optimiser steps")
-    p.add_argument("--T", type=int, default=None, help="override the number of diffusion steps (β rescaled)")
-    p.add_argument("--out", default=out_default, help=f"output folder (default {out_default})")
-    p.add_argument("--seed", type=int, default=0)
-    _common_options(p)
+    p.add_argument("--recipe", default=None, choices=tuple(RECIPES),
+                   help="a named recipe from coursekit.recipes (default: the one for --data and --conditional)")
+    p.add_argument("--seconds", type=positive_float, default=None,
+                   help="training budget in seconds (default: the recipe's, unless --steps is given)")
+    p.add_argument("--steps", type=positive_int, default=None,
+                   help="training budget in optimiser steps (default: none, the time budget decides)")
+    p.add_argument("--T", type=at_least(2), default=None,
+                   help="number of diffusion steps, β rescaled to keep ᾱ_T near 0 (default: the recipe's)")
+    add_out_option(p, out_default, "checkpoint.pt" + (", samples.pt, samples.png and denoising.png"
+                                                       if out_default.endswith("demo") else ""))
+    add_seed_option(p, 0)
+    add_device_options(p)
 
 
-def _common_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="CPU threads for torch (default 1: these denoisers are too small for intra-op threads "
-                        "to pay, and on a busy machine two threads were measured 100x slower than one)")
+def _sampling_options(p: argparse.ArgumentParser, n_default: int) -> None:
+    p.add_argument("--n", type=at_least(MIN_SAMPLES, "the FD needs a covariance"), default=n_default,
+                   help="number of samples for the metrics")
+    p.add_argument("--guidance", type=nonnegative_float, default=None,
+                   help="classifier-free guidance scale w >= 0, conditional models only (default: the recipe's)")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("ddpm", help="DDPM: train, sample, or a one-minute demo",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = subparsers.add_parser("ddpm", help="DDPM: train, sample, or a one-minute demo", description=__doc__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("train", help="train a DDPM and save a checkpoint")
+    p = sub.add_parser("train", help="train a DDPM and save a checkpoint",
+                       description="Train a DDPM (Algorithm 1) with a recipe and save --out/checkpoint.pt.")
     _training_options(p, conditional_default=False, out_default="runs/ddpm")
     p.set_defaults(func=_run(train_command))
 
-    p = sub.add_parser("sample", help="sample a checkpoint, write PNGs and print metrics")
-    p.add_argument("--checkpoint", default=f"runs/ddpm/{CHECKPOINT}")
-    p.add_argument("--n", type=int, default=1000, help="number of samples for the metrics (default 1000)")
-    p.add_argument("--out", default=None, help="output folder (default: the checkpoint's)")
-    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale w")
-    p.add_argument("--seed", type=int, default=1)
-    _common_options(p)
+    p = sub.add_parser("sample", help="sample a checkpoint, write PNGs and print metrics",
+                       description="Sample a checkpoint (Algorithm 2), write samples.pt, samples.png and "
+                                   "denoising.png, print the metrics.")
+    p.add_argument("--checkpoint", metavar="FILE", default=f"runs/ddpm/{CHECKPOINT}",
+                   help="a checkpoint written by coursekit ddpm train")
+    _sampling_options(p, 1000)
+    p.add_argument("--out", metavar="FOLDER", default=None,
+                   help="output folder for samples.pt, samples.png and denoising.png (default: the "
+                        "checkpoint's folder)")
+    add_seed_option(p, 1, "sampling")
+    add_device_options(p)
     p.set_defaults(func=_run(sample_command))
 
-    p = sub.add_parser("demo", help="train then sample, about a minute on a 2-core CPU")
+    p = sub.add_parser("demo", help="train then sample, about a minute on a 2-core CPU",
+                       description="Train then sample in one go (about a minute on a 2-core CPU).")
     _training_options(p, conditional_default=True, out_default="runs/ddpm-demo")
-    p.add_argument("--n", type=int, default=500, help="number of samples for the metrics (default 500)")
-    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale w")
+    _sampling_options(p, 500)
     p.set_defaults(func=_run(demo_command))

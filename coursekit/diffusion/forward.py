@@ -22,6 +22,9 @@ def _gather(values: Tensor, t: Tensor, ndim: int) -> Tensor:
 def _checked(s: Schedule, x: Tensor, x_name: str, t: int | Tensor, noise: Tensor | None,
              noise_name: str = "noise") -> Tensor:
     check_tensor(x_name, x, min_ndim=1)
+    if noise is None:
+        raise ValueError(f"{noise_name} must be a tensor shaped like {x_name} (e.g. torch.randn_like({x_name})), "
+                         f"got None")
     if x.device != s.device:
         raise ValueError(f"{x_name} is on {x.device} but the schedule is on {s.device}; use s.to({x.device!s})")
     if noise is not None:

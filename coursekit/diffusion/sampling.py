@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .._checks import as_timesteps, check_choice, check_like, check_tensor
+from .._checks import as_timesteps, check_choice, check_like, check_real, check_shape, check_tensor
 from .schedule import Schedule
 from .training import NULL_LABEL
 
@@ -97,9 +97,8 @@ def sample(model: nn.Module, s: Schedule, shape: Sequence[int], variance: str = 
     """
     check_choice("prediction", prediction, PREDICTIONS)
     sigma_sq = _sigma_squared(s, variance)
-    shape = tuple(int(d) for d in shape)
-    if len(shape) < 1 or min(shape) < 1:
-        raise ValueError(f"shape must be a non-empty sequence of positive sizes, got {shape}")
+    shape = check_shape("shape", shape)
+    guidance_scale = check_real("guidance_scale", guidance_scale)
     if trajectory_every is not None and (not isinstance(trajectory_every, int) or trajectory_every < 1):
         raise ValueError(f"trajectory_every must be a positive int or None, got {trajectory_every!r}")
     device = torch.device(device) if device is not None else _model_device(model)

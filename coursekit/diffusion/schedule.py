@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-from .._checks import as_timesteps, check_choice
+from .._checks import as_timesteps, check_choice, check_float_dtype
 
 SCHEDULES = ("linear", "cosine", "quadratic", "sigmoid")
 
@@ -81,6 +81,7 @@ class Schedule:
 
 def schedule_from_betas(betas: Tensor, name: str = "custom", dtype: torch.dtype = torch.float32) -> Schedule:
     """Derive every coefficient from β_1..β_T (given as a 1-D tensor; computed in float64)."""
+    check_float_dtype("dtype", dtype)
     betas = torch.as_tensor(betas, dtype=torch.float64).cpu()
     if betas.ndim != 1 or len(betas) < 1:
         raise ValueError(f"betas must be a non-empty 1-D tensor, got shape {tuple(betas.shape)}")
@@ -115,6 +116,7 @@ def make_schedule(name: str = "linear", T: int = 1000, *, beta_start: float = 1e
     = 0.02 · 1000 / T) so that ᾱ_T still ends near 0.
     """
     check_choice("name", name, SCHEDULES)
+    check_float_dtype("dtype", dtype)
     if not isinstance(T, int) or isinstance(T, bool) or T < 1:
         raise ValueError(f"T must be a positive int, got {T!r}")
     if not 0 < beta_start <= beta_end < 1:

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._checks import check_choice, check_tensor
+from .._checks import check_choice, check_real, check_tensor
 
 GENERATOR_KINDS = ("non_saturating", "saturating", "least_squares")
 DISCRIMINATOR_KINDS = ("minimax", "non_saturating", "saturating", "least_squares")
@@ -99,8 +99,7 @@ def pix2pix_generator_loss(fake_logits: Tensor, fake: Tensor, target: Tensor, la
     d(x, y) = 1/(NM) Σ_ij d_patch(x[i:i+k, j:j+k], y[i:i+k, j:j+k]). ``lambda_l1 = 0`` is the plain cGAN;
     use :func:`l1_loss` alone for the L1-only baseline.
     """
-    if lambda_l1 < 0:
-        raise ValueError(f"lambda_l1 must be >= 0, got {lambda_l1}")
+    lambda_l1 = check_real("lambda_l1", lambda_l1, minimum=0.0)
     return generator_loss(fake_logits, kind) + lambda_l1 * l1_loss(fake, target)
 
 
