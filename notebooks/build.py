@@ -25,8 +25,9 @@ Nothing else in a code cell may differ.
 
 Every ``::: zh`` block must be followed by its ``::: en`` twin, so both editions have the same cells in the
 same order and their code cells are identical by construction. Text outside blocks is a comment for
-maintainers. The first cell of each edition is generated: an "Open in Colab" badge (``REPO``) and a code
-cell that installs coursekit only on Colab. Outputs are never stored.
+maintainers. The first cell of each edition is generated: an "Open in Colab" badge and a code cell that installs
+coursekit (with the ``zh`` extra: a CJK font for plot labels) only on Colab, both from the one Colab setting in
+pyproject.toml (``[tool.coursekit.colab]``). Outputs are never stored.
 """
 
 from __future__ import annotations
@@ -41,9 +42,26 @@ from urllib.parse import quote
 HERE = Path(__file__).resolve().parent
 SRC = HERE / "src"
 LANGS = ("zh", "en")
-# Maintainers: set the course's real GitHub repository here (and in docs/notebooks.md), then rebuild.
-REPO = "ustc-course/deep-generative-models"
-BRANCH = "main"
+PYPROJECT = HERE.parent / "pyproject.toml"
+
+
+def colab_setting(pyproject: Path = PYPROJECT) -> dict[str, str]:
+    """The course's one Colab setting, ``[tool.coursekit.colab]`` in pyproject.toml: ``repository`` (GitHub
+    owner/name) and ``branch``; plus the package ``version``. Maintainers change it there, then rebuild."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:                                   # Python 3.10: the few keys by hand
+        text = pyproject.read_text(encoding="utf-8")
+        get = lambda key: re.search(rf'^{key}\s*=\s*"([^"]+)"', text, re.M).group(1)  # noqa: E731
+        return {"repository": get("repository"), "branch": get("branch"), "version": get("version")}
+    data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    colab = data["tool"]["coursekit"]["colab"]
+    return {"repository": colab["repository"], "branch": colab["branch"], "version": data["project"]["version"]}
+
+
+SETTING = colab_setting()
+REPO = SETTING["repository"]
+BRANCH = SETTING["branch"]
 
 BADGE = {
     "zh": "[![在 Colab 中打开](https://colab.research.google.com/assets/colab-badge.svg)]({url})\n\n"
@@ -56,7 +74,7 @@ BADGE = {
 INSTALL = '''import sys
 
 if "google.colab" in sys.modules:  # on Colab only: install coursekit from the course repository
-    %pip install -q "coursekit @ git+https://github.com/{repo}@{branch}"'''
+    %pip install -q "coursekit[zh] @ git+https://github.com/{repo}@{branch}"'''
 
 
 class SourceError(ValueError):

@@ -57,5 +57,6 @@ def pytest_collection_modifyitems(config, items):
         if item.get_closest_marker("xdist_group"):
             continue
         module = item.module.__name__ if item.module else item.nodeid.split("::")[0]
-        alone = item.get_closest_marker("notebooks") and item.originalname == "test_notebook_runs"
+        alone = item.get_closest_marker("notebooks") and item.originalname in ("test_notebook_runs",
+                                                                              "test_notebook_runs_like_colab")
         item.add_marker(pytest.mark.xdist_group(item.nodeid if alone else module))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -81,18 +82,46 @@ def test_parse_rejects_unpaired_blocks(tmp_path):
         build.parse(bad)
 
 
-@pytest.mark.slow
-@pytest.mark.notebooks
-@pytest.mark.parametrize("path", EDITIONS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_notebook_runs(path, tmp_path):
-    """Execute one notebook in a fresh kernel started in its folder (so coursekit finds the edition) with the
-    default (small) budgets; Jupyter/IPython/matplotlib configuration lives in the session's temp dirs."""
+def _kernel_env() -> dict[str, str]:
     env = dict(os.environ, COURSEKIT_PROGRESS="0", PYTHONWARNINGS="ignore::DeprecationWarning")
     env.pop("MPLBACKEND", None)            # the kernel chooses the inline backend, as in a student's Jupyter
     env.pop("COURSEKIT_LANG", None)
     env.pop("COURSEKIT_BIG", None)
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", [p for p in EDITIONS if p.parent.name == "zh"], ids=lambda p: f"zh/{p.stem}")
+def test_notebook_runs(path, tmp_path):
+    """Execute one Chinese notebook in a fresh kernel of the development environment, started in its folder
+    (so coursekit finds the edition), with the default (small) budgets (nbval, lax: errors fail)."""
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", "--nbval-cell-timeout=600",
          "--rootdir", str(tmp_path), "-o", "addopts=", str(path)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+        cwd=tmp_path, env=_kernel_env(), capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", [p for p in EDITIONS if p.parent.name == "en"], ids=lambda p: f"en/{p.stem}")
+def test_notebook_runs_like_colab(path, tmp_path):
+    """Execute one English notebook the way Colab runs it: a fresh environment with only coursekit's runtime
+    dependencies plus what Colab preinstalls, coursekit installed as the install cell installs it
+    (tests/colab_env.py), every cell executed by nbconvert (an error in any cell fails)."""
+    from colab_env import colab_python
+
+    python = colab_python()
+    work = tmp_path / "en"
+    work.mkdir()
+    shutil.copy(path, work / path.name)
+    env = _kernel_env()
+    env["PATH"] = os.pathsep.join([str(python.parent), env.get("PATH", "")])   # "python" is Colab's interpreter
+    done = subprocess.run(
+        [str(python), "-m", "nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=600",
+         "--ExecutePreprocessor.kernel_name=python3", "--output", "executed.ipynb", str(work / path.name)],
+        cwd=work, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+    executed = _load(work / "executed.ipynb")
+    assert all(c.get("execution_count") for c in executed["cells"] if c["cell_type"] == "code" and c["source"])

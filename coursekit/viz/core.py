@@ -14,14 +14,38 @@ CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "Source Han
              "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Arial Unicode MS"]
 
 
+# Where no system font has CJK glyphs (Colab, a bare laptop): Noto Sans SC from the pip package that
+# ``pip install "coursekit[zh]"`` (the notebooks' Colab install cell) brings.
+BUNDLED_CJK = ("pylopdf_fonts_zh_cn", "NotoSansSC-Regular.otf")
+
+
+def bundled_cjk_font() -> Path | None:
+    """The path of the pip-installed Noto Sans SC font file, or None when the ``zh`` extra is not installed."""
+    import importlib.util
+
+    package, filename = BUNDLED_CJK
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / filename
+    return path if path.is_file() else None
+
+
 def setup_fonts() -> str | None:
-    """Put the first installed CJK font in matplotlib's sans-serif fallback list; returns its name
-    (None when no CJK font is installed: Chinese labels would then show as boxes)."""
+    """Put the first installed CJK font in matplotlib's sans-serif fallback list; returns its name.
+
+    System fonts first (Debian's fonts-noto-cjk, what macOS/Windows ship); else the font of the ``zh`` extra,
+    registered with matplotlib here; None when there is neither (Chinese labels would then show as boxes).
+    """
     import matplotlib
     from matplotlib import font_manager
 
     installed = {f.name for f in font_manager.fontManager.ttflist}
     found = next((name for name in CJK_FONTS if name in installed), None)
+    bundled = bundled_cjk_font() if found is None else None
+    if bundled is not None:
+        font_manager.fontManager.addfont(str(bundled))
+        found = font_manager.FontProperties(fname=str(bundled)).get_name()
     if found is not None:
         current = [f for f in matplotlib.rcParams["font.sans-serif"] if f != found]
         # matplotlib falls back glyph by glyph only across the families named in font.family (not across
