@@ -7,6 +7,8 @@ bug three cells later.
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import Tensor
 
@@ -74,8 +76,8 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 def check_int(name: str, value: object, minimum: int = 1) -> int:
-    """A Python int (not a bool, not a float such as 4.0) that is at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    """An integer (a Python or NumPy int; not a bool, not a float such as 4.0) that is at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     return value
 
@@ -97,7 +99,7 @@ def check_shape(name: str, shape: object) -> tuple[int, ...]:
     """A non-empty sequence of positive ints, e.g. (batch, 1, 8, 8); an int alone or float sizes are refused."""
     if isinstance(shape, (int, Tensor)) or not isinstance(shape, (tuple, list, torch.Size)):
         raise ValueError(f"{name} must be a non-empty sequence of positive sizes such as (n, 1, 8, 8), got {shape!r}")
-    if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
+    if not shape or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1 for d in shape):
         raise ValueError(f"{name} must be a non-empty sequence of positive sizes (ints), got {tuple(shape)!r}")
     return tuple(int(d) for d in shape)
 

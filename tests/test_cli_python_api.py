@@ -4,6 +4,7 @@ API as a new user would; a new public function adds rows."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -71,6 +72,7 @@ def test_the_checks_leave_good_calls_alone():
     assert D.make_schedule(dtype=torch.float64).betas.dtype == torch.float64
     assert D.sample(Eps(), S, [3, 2], guidance_scale=1).shape == (3, 2)          # a list and an int w are fine
     assert D.sample(Eps(), S, torch.Size([3, 2])).shape == (3, 2)
+    assert D.sample(Eps(), S, (np.int64(3), 2)).shape == (3, 2)                   # NumPy ints are ints
     assert AR.causal_mask(3, "B").tolist() == [[1, 1, 1], [1, 1, 0], [0, 0, 0]]
     edge = torch.tensor([-1.0, 1.0]).repeat(32).reshape(1, 1, 8, 8)              # the extremes are in range
     assert torch.isfinite(PIXELCNN.nll(edge)).all() and torch.isfinite(VAE.loss(edge))
