@@ -244,6 +244,10 @@ BAD: list[tuple[list[str], str]] = [
     (["compare", "--only", "vae,vae"], "--only: each family at most once, got vae twice"),
     (["compare", "--only", "flow"], "--only: expected families among pixelcnn,vae,cvae,ddpm,gan, got flow"),
     (["compare", "--json", "{dir}"], "--json: expected a file name"),
+    # grade (its owner adds the rest of its rows here)
+    (["grade"], "expected a command: one of autograde, feedback, scores"),
+    (["grade", "scores"], "missing assignment (see coursekit grade scores --help)"),
+    (["grade", "autograde", "ddpm", "--workers", "0"], "--workers"),
     # the command line itself
     (["ddpm"], "expected a command: one of train, sample, demo"),
     (["gan"], "expected a command: one of mode-collapse, cgan, pix2pix, cyclegan"),

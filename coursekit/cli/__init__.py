@@ -257,8 +257,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="coursekit", description="Deep generative models course toolkit. Every command prints "
-                    "one line on stderr for a bad value (exit 2) and exits 130 on Ctrl-C with earlier outputs intact.")
+    parser = Parser(prog="coursekit", description="Deep generative models course toolkit.\n\nEvery command prints "
+                    "one line on stderr for a bad value (exit 2) or a failure (exit 1;\n--debug shows the "
+                    "traceback) and exits 130 on Ctrl-C with earlier outputs intact.")
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of an error (also accepted after the command)")
     sub = parser.add_subparsers(dest="unit", metavar="UNIT", required=True)
@@ -322,7 +323,12 @@ def main(argv: list[str] | None = None) -> int:
 
         threads_before = torch.get_num_threads()
         set_threads(getattr(args, "threads", DEFAULT_THREADS))
-        code = int(args.func(args) or 0)
+        try:
+            code = int(args.func(args) or 0)
+        except SystemExit as done:          # raise SystemExit("message") in a unit: the same one line, exit 2
+            if done.code is None or isinstance(done.code, int):
+                raise
+            raise UsageError(str(done.code)) from None
         sys.stdout.flush()
         return code
     except UsageError as err:
