@@ -250,3 +250,16 @@ def test_call_recorder_records_steps_and_inputs():
 def test_check_countdown_names_the_mistake(steps, hint):
     with pytest.raises(AssertionError, match=hint):
         grading.check_countdown(steps, 4, name="sample_model")
+
+
+def test_expect_close_names_the_likely_mistake():
+    want, wrong = torch.tensor([1.0, 2.0]), torch.tensor([1.0, 3.0])
+    grading.expect_close(want + 1e-7, want, "x")
+    with pytest.raises(AssertionError, match="Likely: off by one"):
+        grading.expect_close(wrong, want, "x", {"off by one": wrong})
+    with pytest.raises(AssertionError, match="数值不对"):
+        grading.expect_close(wrong + 5, want, "x", {"off by one": wrong})
+    with pytest.raises(AssertionError, match="broadcast"):
+        grading.expect_close(torch.zeros(2, 1), want, "x")
+    with pytest.raises(AssertionError, match="torch.Tensor"):
+        grading.expect_close([1.0, 2.0], want, "x")

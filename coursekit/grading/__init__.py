@@ -28,6 +28,7 @@ from .checks import (
     cell_seconds,
     check_countdown,
     check_untampered,
+    expect_close,
     max_abs_error,
     no_reference,
     private_copy,
@@ -42,7 +43,7 @@ from .execution import _db_url, scores
 from .feedback import HIDDEN_BEGIN, HIDDEN_END, block_lines, feedback, hide_tests, strip_hidden
 from .parallel import autograde_parallel
 
-__all__ = ["CallRecorder", "check_countdown", "reference_codes", "reference_module",
+__all__ = ["CallRecorder", "check_countdown", "expect_close", "reference_codes", "reference_module",
            "assert_close", "autograde_parallel", "block_lines", "cell_seconds", "check_untampered", "feedback",
            "hide_tests", "main", "max_abs_error", "no_reference", "print_table", "private_copy", "reaches_reference",
            "reference", "run", "scores", "strip_hidden", "time_limit", "HIDDEN_BEGIN", "HIDDEN_END", "_db_url"]

@@ -2,6 +2,7 @@
 
 - :func:`assert_close`   compare with float32 tolerances in plain Python (a submission that rebinds
   ``numpy.allclose`` / ``torch.allclose`` / ``torch.testing.assert_close`` cannot change the verdict)
+- :func:`expect_close`   a visible test's comparison that names the likely mistake in both languages
 - :func:`private_copy`   this module loaded afresh from its file (what hidden tests compare with)
 - :func:`reference`      ``coursekit.<module>.<name>`` from a fresh private copy of the package, so a
   submission that rebinds ``coursekit.<module>.*`` cannot change the expected values
@@ -67,6 +68,30 @@ def assert_close(actual: object, expected: torch.Tensor, name: str = "result", a
     if bad:
         raise AssertionError(f"{name}: {bad} of {len(e)} values differ from the expected ones "
                              f"(max error {max_abs_error(actual, expected, name):.3g})")
+
+
+def expect_close(actual: object, expected: torch.Tensor, name: str = "result",
+                 mistakes: dict[str, torch.Tensor] | None = None, atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """A visible test's comparison: AssertionError naming the likely mistake, in both languages.
+
+    ``mistakes`` maps a hint (``"ᾱ_{t−1} used where ᾱ_t is needed? / 用成了 ᾱ_{t−1}？"``) to what that mistake
+    would have returned; the first one ``actual`` matches is named in the message.
+    """
+    if not isinstance(actual, torch.Tensor):
+        raise AssertionError(f"{name} must be a torch.Tensor, got {type(actual).__name__} / {name} 应是 torch.Tensor")
+    if tuple(actual.shape) != tuple(expected.shape):
+        raise AssertionError(f"{name} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}: a wrong "
+                             f"broadcast over (B, 1, H, W)? / {name} 的形状不对：广播写错了吗？")
+    try:
+        assert_close(actual, expected, name, atol=atol, rtol=rtol)
+        return
+    except AssertionError as err:
+        message = str(err)
+    for hint, wrong in (mistakes or {}).items():
+        if tuple(wrong.shape) == tuple(actual.shape) and max_abs_error(actual, wrong) <= atol + rtol * float(
+                wrong.detach().abs().max()):
+            raise AssertionError(f"{message}. Likely: {hint}")
+    raise AssertionError(f"{message} / {name} 的数值不对")
 
 
 def check_untampered() -> None:
