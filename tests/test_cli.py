@@ -9,7 +9,9 @@
 - Ctrl-C: one line, exit 130; a closed pipe: no traceback; ``--debug`` shows the traceback.
 
 The sub-commands are discovered from the parser, so a new unit is walked automatically; its bad values are
-rows of ``BAD`` (argv, the words the message must contain).
+rows of ``BAD`` (argv, the words the message must contain), and ``NEEDS`` says what a command needs to get as far
+as checking ``--out``. New units use the helpers of ``coursekit.cli`` (``add_device_options``, ``add_seed_option``,
+``add_out_option``, ``check_out_dir``, ``staged_outputs``) and pass this walk unchanged.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ IDS = [" ".join(words) for words, _ in COMMANDS]
 NO_TORCH = {"grade"}            # units that train nothing (no --device / --threads)
 # help texts still missing their default, to be completed by the unit's owner (remove the entry when done)
 PENDING_DEFAULTS = {("grade", "--student")}
+# what a command needs besides its defaults to get as far as checking --out ({ckpt}: a digits-cond checkpoint)
+NEEDS = {("ddpm", "sample"): ["--checkpoint", "{ckpt}"]}
 
 
 def _positionals(parser) -> list[str]:
@@ -154,9 +158,8 @@ def test_unknown_option_and_bad_device_or_threads(words, parser, capsys, no_work
 def test_an_out_that_is_a_file_is_refused_before_work(words, parser, tmp_path, capsys, no_work):
     a_file = tmp_path / "a-file"
     a_file.write_text("keep me")
-    argv = [*words, *_positionals(parser), "--out", str(a_file)]
-    if words == ("ddpm", "sample"):
-        argv += ["--checkpoint", str(_checkpoint(tmp_path, "digits-cond"))]
+    needs = [a.format(ckpt=_checkpoint(tmp_path, "digits-cond")) for a in NEEDS.get(words, [])]
+    argv = [*words, *_positionals(parser), *needs, "--out", str(a_file)]
     assert f"--out: expected a folder, got the file '{a_file}'" in _usage_error(capsys, argv)
     assert a_file.read_text() == "keep me"
 
