@@ -88,3 +88,31 @@ def test_cyclegan_ablation_switches():
     _, no_idt = gan.cyclegan_generator_losses(m, x, y, lambda_identity=0)
     assert float(no_cycle["cycle"]) == 0 and float(no_cycle["identity"]) == pytest.approx(float(full["identity"]))
     assert float(no_idt["identity"]) == 0 and float(no_idt["cycle"]) == pytest.approx(float(full["cycle"]))
+
+
+def test_colouring_task_has_three_modes_and_a_white_median():
+    from coursekit.gan import colouring as C
+
+    x, y, labels, colour = C.make_colouring("test", size=16)
+    assert x.shape == (360, 1, 16, 16) and y.shape == (360, 3, 16, 16) and labels.shape == colour.shape == (360,)
+    assert set(colour.tolist()) == {0, 1, 2}
+    mask = C.stroke_mask(y)
+    assert C.palette_share(y, mask) == 1.0 and C.saturation(y, mask) > 0.5
+    assert torch.equal(C.colour_index(y, mask), colour)
+    # the per-channel median of the three colours is white: the L1 optimum is a colour no target has
+    median = C.PALETTE.median(dim=0).values
+    assert torch.equal(median, C.WHITE)
+    white = C.paint(x, C.WHITE.expand(len(x), 3))
+    assert C.saturation(white, mask) == 0.0 and C.palette_share(white, mask) == 0.0
+    assert torch.equal(C.to_grey(y), x.clamp(min=-1))          # the brightness keeps the digit
+    with pytest.raises(ValueError, match="size"):
+        C.make_colouring(size=20)
+
+
+def test_unpaired_colour_domains_are_disjoint_and_thin_vs_thick():
+    from coursekit.gan import colouring as C
+
+    X, Y, colour, digits = C.make_unpaired_colour("train", size=16)
+    assert len(X) + len(Y) == 1437 and len(colour) == len(digits) == len(X)
+    assert C.stroke_mask(X).float().mean() < C.stroke_mask(Y).float().mean()     # thin vs thick
+    assert torch.equal(C.colour_index(X), colour)

@@ -49,18 +49,23 @@ class GuidanceExplorer(_Figure):
         self.accuracy = {float(k): float(v) for k, v in accuracy.items()}
         self.fd_ratio = {float(k): float(v) for k, v in fd_ratio.items()}
         self.nrow = nrow
-        start = ws[min(range(len(ws)), key=lambda i: abs(ws[i] - (1.0 if w is None else w)))]
-        self.slider = W.SelectionSlider(options=[(f"{v:g}", v) for v in ws], value=start,
-                                        description=V.text("w", lang), continuous_update=False, style=SLIDER,
-                                        layout=W.Layout(width="560px"))
+        step = min((b - a for a, b in zip(ws, ws[1:])), default=1.0)
+        start = self._nearest(1.0 if w is None else w)
+        self.slider = W.FloatSlider(value=start, min=ws[0], max=max(ws[-1], ws[0] + step), step=step,
+                                    description=V.text("w", lang), continuous_update=False, style=SLIDER,
+                                    layout=W.Layout(width="560px"))
         self.image = W.Image(format="png")
         self.slider.observe(lambda _: self.refresh(), names="value")
         self.widget = W.VBox([self.slider, self.image])
         self.refresh()
 
+    def _nearest(self, w: float) -> float:
+        return min(self.ws, key=lambda v: abs(v - w))
+
     @property
     def w(self) -> float:
-        return float(self.slider.value)
+        """The measured w nearest to the slider (the slider moves in steps; w values between are snapped)."""
+        return self._nearest(float(self.slider.value))
 
     def _render(self) -> bytes:
         w = self.w
