@@ -11,9 +11,12 @@ from .core import image_grid, save_figure, setup_fonts
 
 
 def _plt():
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
+    if "ipykernel" not in sys.modules:          # scripts and the CLI draw off-screen; a notebook keeps inline
+        matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     setup_fonts()
@@ -149,6 +152,244 @@ def save(fig, path: str | Path) -> Path:
 
 
 __all__ = ["plot_samples_2d", "plot_decision_surface", "plot_losses", "mode_collapse_figure", "cgan_figure",
-           "translation_figure", "pix2pix_figure", "cyclegan_figure", "save"]
+           "translation_figure", "pix2pix_figure", "cyclegan_figure", "save", "gan_label", "plot_optimal_discriminator",
+           "plot_generator_losses", "plot_gradient_norms", "plot_mode_collapse", "plot_snapshots", "draw_live",
+           "plot_loss_curves"]
 
 
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Unit 05 (lecture notebooks 05a/05b and the live panel): every label in both languages
+# ---------------------------------------------------------------------------------------------------------
+
+_LABELS = {
+    "p_data": {"zh": "p_data（真实数据）", "en": "p_data (data)"},
+    "p_g": {"zh": "p_g（生成器）", "en": "p_g (generator)"},
+    "density": {"zh": "密度", "en": "density"},
+    "d_star": {"zh": "D* = p_data / (p_data + p_g)", "en": "D* = p_data / (p_data + p_g)"},
+    "d_learned": {"zh": "训练得到的 D", "en": "learned D"},
+    "d_title": {"zh": "最优判别器：公式与训练结果", "en": "the optimal discriminator: formula and trained D"},
+    "shift": {"zh": "p_g 的均值 μ_g（p_data 的均值为 0）", "en": "mean μ_g of p_g (p_data has mean 0)"},
+    "v_star": {"zh": "V(D*, G)（数值积分）", "en": "V(D*, G) (numerical integral)"},
+    "v_jsd": {"zh": "−log 4 + 2·JSD(p_data ‖ p_g)", "en": "−log 4 + 2·JSD(p_data ‖ p_g)"},
+    "v_title": {"zh": "V(D*, G) 与 JS 散度", "en": "V(D*, G) and the Jensen–Shannon divergence"},
+    "d_fake_axis": {"zh": "D(G(z))", "en": "D(G(z))"},
+    "loss_sat": {"zh": "饱和：log(1 − D(G(z)))（最小化）", "en": "saturating: log(1 − D(G(z))) (minimised)"},
+    "loss_ns": {"zh": "非饱和：−log D(G(z))（最小化）", "en": "non-saturating: −log D(G(z)) (minimised)"},
+    "loss_title": {"zh": "生成器的两种损失", "en": "the generator's two losses"},
+    "grad_title": {"zh": "|∂L_G/∂ℓ|（ℓ 为 D 的 logit）", "en": "|∂L_G/∂ℓ| (ℓ: D's logit)"},
+    "reject": {"zh": "D 拒绝假样本", "en": "D rejects the fakes"},
+    "g_step": {"zh": "生成器步数", "en": "generator step"},
+    "grad_norm": {"zh": "‖∇θ_g L_G‖（对数坐标）", "en": "‖∇θ_g L_G‖ (log scale)"},
+    "d_fake_mean": {"zh": "平均 D(G(z))", "en": "mean D(G(z))"},
+    "kind_saturating": {"zh": "饱和损失", "en": "saturating"},
+    "kind_non_saturating": {"zh": "非饱和损失", "en": "non-saturating"},
+    "kind_least_squares": {"zh": "最小二乘 (LSGAN)", "en": "least squares (LSGAN)"},
+    "data": {"zh": "数据 (ring8)", "en": "data (ring8)"},
+    "modes": {"zh": "{modes}/{n_modes} 个模式，高质量 {hq:.1f}%",
+              "en": "{modes}/{n_modes} modes, {hq:.1f}% high quality"},
+    "plain": {"zh": "普通 GAN：{m}", "en": "plain GAN: {m}"},
+    "remedy": {"zh": "{name}：{m}", "en": "{name}: {m}"},
+    "snapshot": {"zh": "第 {step} 步", "en": "step {step}"},
+    "surface": {"zh": "D(x) 与样本（第 {step} 步）", "en": "D(x) and samples (step {step})"},
+    "losses": {"zh": "损失", "en": "losses"},
+    "d_loss": {"zh": "D 的损失 −V", "en": "D's loss −V"},
+    "g_loss": {"zh": "G 的损失", "en": "G's loss"},
+    "grad_panel": {"zh": "G 的梯度范数", "en": "G's gradient norm"},
+    "untrained": {"zh": "尚未训练", "en": "not trained yet"},
+    "plain_losses": {"zh": "普通 GAN 的损失：一直振荡", "en": "the plain GAN's losses: they keep oscillating"},
+    "dcgan": {"zh": "DCGAN 的 G(z)，FD / floor = {ratio:.1f}", "en": "DCGAN G(z), FD / floor = {ratio:.1f}"},
+}
+
+
+def gan_label(key: str, lang: str, **fields: object) -> str:
+    """The unit-05 label ``key`` in ``lang`` ("zh" or "en")."""
+    from .._checks import check_choice
+    from ..i18n import LANGS
+
+    check_choice("lang", lang, LANGS)
+    return _LABELS[key][lang].format(**fields)
+
+
+def _figure(figsize: tuple[float, float], managed: bool):
+    setup_fonts()
+    if managed:
+        plt = _plt()
+        return plt.figure(figsize=figsize)
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
+def _np(x):
+    import numpy as np
+
+    return np.asarray(x.detach().float().cpu()) if isinstance(x, Tensor) else np.asarray(x, dtype=float)
+
+
+def plot_optimal_discriminator(x: Tensor, p_data: Tensor, p_g: Tensor, d_star: Tensor, d_learned: Tensor,
+                               shifts=None, v_star=None, v_jsd=None, lang: str = "en", managed: bool = True):
+    """Left: the two densities, D* and the trained D on a 1-D grid. Right (optional): V(D*, G) against the
+    mean of p_g, beside −log 4 + 2 JSD, with the equilibrium value −log 4."""
+    import math
+
+    gan_label("d_title", lang)
+    right = shifts is not None
+    fig = _figure((11 if right else 6, 3.6), managed)
+    axes = fig.subplots(1, 2 if right else 1)
+    ax = axes[0] if right else axes
+    xs = _np(x)
+    ax.fill_between(xs, _np(p_data), color="0.6", alpha=0.4, label=gan_label("p_data", lang))
+    ax.fill_between(xs, _np(p_g), color="tab:orange", alpha=0.3, label=gan_label("p_g", lang))
+    ax.set_ylabel(gan_label("density", lang), fontsize=9)
+    twin = ax.twinx()
+    twin.plot(xs, _np(d_star), "k-", lw=2, label=gan_label("d_star", lang))
+    twin.plot(xs, _np(d_learned), "--", color="tab:blue", lw=2, label=gan_label("d_learned", lang))
+    twin.set_ylim(-0.02, 1.02)
+    twin.set_ylabel("D(x)", fontsize=9)
+    lines = ax.get_legend_handles_labels()
+    lines2 = twin.get_legend_handles_labels()
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7, loc="upper left")
+    ax.set_title(gan_label("d_title", lang), fontsize=10)
+    if right:
+        ax2 = axes[1]
+        ax2.plot(_np(shifts), _np(v_star), "o", color="tab:blue", ms=4, label=gan_label("v_star", lang))
+        ax2.plot(_np(shifts), _np(v_jsd), "-", color="k", lw=1, label=gan_label("v_jsd", lang))
+        ax2.axhline(-math.log(4), color="tab:red", ls=":", lw=1)
+        ax2.text(float(_np(shifts)[0]), -math.log(4) + 0.03, "−log 4", color="tab:red", fontsize=8)
+        ax2.set_xlabel(gan_label("shift", lang), fontsize=9)
+        ax2.set_title(gan_label("v_title", lang), fontsize=10)
+        ax2.legend(fontsize=8)
+        ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_generator_losses(d_fake: Tensor, losses: dict, grads: dict, lang: str = "en", managed: bool = True):
+    """The slides' figure, recomputed: each generator loss against D(G(z)) (left) and the size of its gradient
+    with respect to D's logit (right, log scale). ``losses``/``grads`` map "saturating"/"non_saturating" to
+    values on the ``d_fake`` grid."""
+    gan_label("loss_title", lang)
+    fig = _figure((10, 3.6), managed)
+    ax, ax2 = fig.subplots(1, 2)
+    colors = {"saturating": "tab:red", "non_saturating": "tab:blue"}
+    names = {"saturating": "loss_sat", "non_saturating": "loss_ns"}
+    d = _np(d_fake)
+    for kind in ("saturating", "non_saturating"):
+        ax.plot(d, _np(losses[kind]), color=colors[kind], lw=2, label=gan_label(names[kind], lang))
+        ax2.semilogy(d, abs(_np(grads[kind])), color=colors[kind], lw=2, label=gan_label(f"kind_{kind}", lang))
+    for a in (ax, ax2):
+        a.axvspan(0, 0.1, color="0.85", zorder=0)
+        a.set_xlabel(gan_label("d_fake_axis", lang), fontsize=9)
+        a.grid(alpha=0.3)
+        a.legend(fontsize=8)
+    ax.text(0.01, 0.05, gan_label("reject", lang), transform=ax.transAxes, fontsize=8)
+    ax.set_title(gan_label("loss_title", lang), fontsize=10)
+    ax2.set_title(gan_label("grad_title", lang), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gradient_norms(probes: dict, lang: str = "en", managed: bool = True):
+    """‖∇θ_g L_G‖ per generator step (log scale) and the mean D(G(z)), one line per loss: ``probes`` maps a kind
+    ("saturating", …) to a :class:`coursekit.gan.probes.GradientProbe` (or anything with steps, grad_norms,
+    d_fake)."""
+    gan_label("grad_norm", lang)
+    fig = _figure((10, 3.4), managed)
+    ax, ax2 = fig.subplots(1, 2)
+    colors = {"saturating": "tab:red", "non_saturating": "tab:blue", "least_squares": "tab:green"}
+    for kind, probe in probes.items():
+        name = gan_label(f"kind_{kind}", lang) if f"kind_{kind}" in _LABELS else kind
+        ax.semilogy(probe.steps, probe.grad_norms, color=colors.get(kind), lw=1, label=name)
+        ax2.plot(probe.steps, probe.d_fake, color=colors.get(kind), lw=1, label=name)
+    ax.set_title(gan_label("grad_norm", lang), fontsize=10)
+    ax2.set_title(gan_label("d_fake_mean", lang), fontsize=10)
+    ax2.set_ylim(0, 1)
+    for a in (ax, ax2):
+        a.set_xlabel(gan_label("g_step", lang), fontsize=9)
+        a.grid(alpha=0.3)
+        a.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _modes_text(m: dict, lang: str) -> str:
+    return gan_label("modes", lang, modes=m["modes"], n_modes=m["n_modes"], hq=m["high_quality"])
+
+
+def plot_mode_collapse(result: dict, lang: str = "en", managed: bool = True):
+    """``coursekit.gan.demos.mode_collapse_demo``'s result: data, the plain GAN and the remedy, with the VEEGAN
+    numbers (modes covered, % high quality) in the titles."""
+    fig = _figure((12, 4), managed)
+    axes = fig.subplots(1, 3)
+    plot_samples_2d(result["data"][:0], result["data"], ax=axes[0], title=gan_label("data", lang))
+    plot_samples_2d(result["plain_samples"], result["data"], ax=axes[1],
+                    title=gan_label("plain", lang, m=_modes_text(result["plain"], lang)))
+    plot_samples_2d(result["remedy_samples"], result["data"], ax=axes[2],
+                    title=gan_label("remedy", lang, name=result["remedy_name"],
+                                    m=_modes_text(result["remedy"], lang)))
+    fig.tight_layout()
+    return fig
+
+
+def plot_snapshots(snapshots: list, data: Tensor | None = None, lang: str = "en", managed: bool = True):
+    """Samples of one run at several generator steps: ``snapshots`` is a list of (step, samples (N, 2))."""
+    fig = _figure((2.6 * len(snapshots), 2.8), managed)
+    axes = fig.subplots(1, len(snapshots))
+    axes = [axes] if len(snapshots) == 1 else list(axes)
+    for ax, (step, samples) in zip(axes, snapshots):
+        plot_samples_2d(samples, data, ax=ax, title=gan_label("snapshot", lang, step=step))
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def draw_live(fig, surface, samples: Tensor, data: Tensor, history: dict, steps: int, lang: str = "en",
+              lim: float = 3.0) -> None:
+    """The live panel's picture on ``fig``: D's decision surface with data and samples, both losses, and G's
+    gradient norm. ``surface`` is (xs, ys, probs) from ``decision_surface``; ``history`` has d_loss, g_loss,
+    grad_norm lists."""
+    ax, ax_loss, ax_grad = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.15, 1.0, 1.0], "wspace": 0.45})
+    xs, ys, probs = surface
+    mesh = ax.pcolormesh(_np(xs), _np(ys), _np(probs), cmap="RdBu_r", vmin=0, vmax=1, shading="auto")
+    fig.colorbar(mesh, ax=ax, fraction=0.046, label="D(x)")
+    d, s = _np(data[:1500]), _np(samples)
+    ax.scatter(d[:, 0], d[:, 1], s=2, c="0.35", alpha=0.35, linewidths=0)
+    ax.scatter(s[:, 0], s[:, 1], s=2, c="tab:orange", alpha=0.7, linewidths=0)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(gan_label("surface", lang, step=steps), fontsize=9)
+    n = len(history["d_loss"])
+    if n:
+        ax_loss.plot(range(1, n + 1), history["d_loss"], lw=0.8, label=gan_label("d_loss", lang))
+        ax_loss.plot(range(1, n + 1), history["g_loss"], lw=0.8, label=gan_label("g_loss", lang))
+        ax_loss.legend(fontsize=7)
+        ax_grad.semilogy(range(1, n + 1), [max(g, 1e-12) for g in history["grad_norm"]], lw=0.8, color="tab:green")
+    else:
+        for a in (ax_loss, ax_grad):
+            a.text(0.5, 0.5, gan_label("untrained", lang), ha="center", va="center", transform=a.transAxes)
+    ax_loss.set_title(gan_label("losses", lang), fontsize=9)
+    ax_grad.set_title(gan_label("grad_panel", lang), fontsize=9)
+    for a in (ax_loss, ax_grad):
+        a.set_xlabel(gan_label("g_step", lang), fontsize=8)
+        a.tick_params(labelsize=7)
+        a.grid(alpha=0.3)
+
+
+def plot_loss_curves(history, lang: str = "en", title: str | None = None, managed: bool = True):
+    """D's loss (−V) and G's loss per generator step of a ``GANHistory``, labelled in ``lang``."""
+    fig = _figure((6, 2.8), managed)
+    ax = fig.subplots()
+    ax.plot(history.d_losses, lw=0.7, label=gan_label("d_loss", lang))
+    ax.plot(history.g_losses, lw=0.7, label=gan_label("g_loss", lang))
+    ax.set_xlabel(gan_label("g_step", lang), fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.set_title(title or gan_label("losses", lang), fontsize=10)
+    fig.tight_layout()
+    return fig

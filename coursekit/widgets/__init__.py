@@ -8,5 +8,6 @@ static figure when run headless.
 """
 
 from .diffusion import DenoisingPlayer, ScheduleExplorer, TrainingPanel
+from .gan import GANPanel  # noqa: F401  (unit 05: the live GAN training panel)
 
 __all__ = ["DenoisingPlayer", "ScheduleExplorer", "TrainingPanel"]
