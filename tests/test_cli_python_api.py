@@ -41,6 +41,7 @@ CASES = [
     ("sample with guidance nan", lambda: D.sample(Eps(), S, (2, 2), y=torch.tensor([0, 1]),
                                                   guidance_scale=float("nan")), "guidance_scale"),
     ("sample with guidance inf", lambda: D.sample(Eps(), S, (2, 2), guidance_scale=float("inf")), "guidance_scale"),
+    ("sample with guidance but no labels", lambda: D.sample(Eps(), S, (2, 2), guidance_scale=2.0), "guidance_scale"),
     ("make_schedule with an int dtype", lambda: D.make_schedule(dtype=torch.int64), "dtype"),
     ("schedule_from_betas with an int dtype", lambda: D.schedule_from_betas(torch.full((3,), 0.1),
                                                                            dtype=torch.int32), "dtype"),

@@ -99,6 +99,9 @@ def sample(model: nn.Module, s: Schedule, shape: Sequence[int], variance: str = 
     sigma_sq = _sigma_squared(s, variance)
     shape = check_shape("shape", shape)
     guidance_scale = check_real("guidance_scale", guidance_scale)
+    if y is None and guidance_scale != 1.0:
+        raise ValueError(f"guidance_scale = {guidance_scale:g} needs class labels y (guidance mixes ε_θ(x_t, t, y) "
+                         f"and ε_θ(x_t, t, ∅)); an unconditional model samples with guidance_scale = 1")
     if trajectory_every is not None and (not isinstance(trajectory_every, int) or trajectory_every < 1):
         raise ValueError(f"trajectory_every must be a positive int or None, got {trajectory_every!r}")
     device = torch.device(device) if device is not None else _model_device(model)
