@@ -350,6 +350,24 @@ def test_a_failed_sample_keeps_the_earlier_outputs(failure, tmp_path, capsys, mo
     assert _snapshot(out) == before                           # same files, same bytes, no temporary left
 
 
+def test_ctrl_c_while_files_are_moved_into_place_waits_for_all_of_them(tmp_path, monkeypatch):
+    real_replace = os.replace
+    moved: list[str] = []
+
+    def replace_then_ctrl_c(src, dst):
+        real_replace(src, dst)
+        moved.append(Path(dst).name)
+        if len(moved) == 1:
+            os.kill(os.getpid(), signal.SIGINT)             # Ctrl-C after the first of three files
+
+    monkeypatch.setattr(os, "replace", replace_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        with cli.staged_outputs(tmp_path) as stage:
+            for name in ("a.txt", "b.txt", "c.txt"):
+                stage(name).write_text(name)
+    assert moved == ["a.txt", "b.txt", "c.txt"] and sorted(p.name for p in tmp_path.iterdir()) == moved
+
+
 def test_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
     from coursekit import metrics
 

@@ -197,9 +197,29 @@ def staged_outputs(folder: str | Path) -> Iterator[Callable[[str], Path]]:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
         raise
-    for tmp, final in staged:
-        if tmp.exists():
-            os.replace(tmp, final)
+    with _ctrl_c_deferred():                 # all files or none: a Ctrl-C waits until every file is in place
+        for tmp, final in staged:
+            if tmp.exists():
+                os.replace(tmp, final)
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) until the block is done, then raise KeyboardInterrupt (main thread only)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pending:
+        raise KeyboardInterrupt
 
 
 # ---------------------------------------------------------------------------------------------------------
