@@ -1,0 +1,70 @@
+"""Sphinx configuration of the course site (built by ``bash scripts/site.sh``; never edit the staged copy in
+``_build/site-src``). Sphinx + MyST-NB + sphinx-book-theme, fully offline: MathJax is served from the site itself
+(the copy that the ``sphinx-mathjax-offline`` package ships), no widget JavaScript is loaded from a CDN (each
+widget's output bundle carries a static PNG, which the site shows), notebooks are not executed here (their
+executed copies come from ``notebooks/execute.py``'s cache)."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+project = "深度生成模型 · Deep Generative Models"
+author = "coursekit"
+copyright = "2026, the course authors"
+extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.mathjax", "sphinx.ext.napoleon"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+language = "en"
+
+# --- notebooks (MyST-NB) -----------------------------------------------------------------------------------
+nb_execution_mode = "off"                       # executed copies are staged by scripts/site.py
+nb_ipywidgets_js = {}                           # no widget JavaScript from a CDN: the static PNG is shown
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None),
+                              ("html", "application/vnd.jupyter.widget-state+json", None)]
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+suppress_warnings = ["myst.header", "mystnb.unknown_mime_type", "misc.highlighting_failure"]
+
+# --- math, offline -----------------------------------------------------------------------------------------
+# MathJax 3, TeX input and SVG output in one self-contained file (the copy that the sphinx-mathjax-offline
+# package ships, staged into _static/mathjax by scripts/site.py): no web fonts, nothing from the network
+mathjax_path = "mathjax/tex-svg.js"
+mathjax3_config = {"options": {"enableMenu": False}, "svg": {"fontCache": "global"}}
+
+# --- API reference ------------------------------------------------------------------------------------------
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_mock_imports: list[str] = []
+
+# --- look ---------------------------------------------------------------------------------------------------
+html_theme = "sphinx_book_theme"
+html_title = "深度生成模型 · Deep Generative Models"
+html_static_path = ["_static"]
+html_favicon = "_static/favicon.png"                  # made by scripts/site.py (no request for /favicon.ico)
+html_css_files = ["course.css"]
+html_theme_options = {"show_toc_level": 2, "use_download_button": False, "use_fullscreen_button": False,
+                      "home_page_in_toc": True}
+html_context = {"default_mode": "light"}
+html_last_updated_fmt = None
+html_show_sourcelink = False
+
+# --- the language switch: every page links to its twin in the other language -------------------------------
+TWINS = json.loads((HERE / "twins.json").read_text(encoding="utf-8")) if (HERE / "twins.json").exists() else {}
+SWITCH = ('<div class="lang-switch" lang="{lang}"><a class="lang-switch-link" href="{href}" hreflang="{lang}">'
+          "{text}</a></div>\n")
+
+
+def add_language_switch(app, pagename, templatename, context, doctree):
+    twin = TWINS.get(pagename)
+    if not twin or "body" not in context:
+        return
+    href = posixpath.relpath(twin["page"], posixpath.dirname(pagename) or ".") + ".html"
+    context["body"] = SWITCH.format(lang=twin["lang"], href=href, text=twin["text"]) + context["body"]
+
+
+def setup(app):
+    app.connect("html-page-context", add_language_switch)
