@@ -21,6 +21,7 @@ pixel is a 17-way categorical and −log₂ p(x) / D is an exact number of bits 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -226,11 +227,14 @@ class PixelCNN(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int | None = None, y: Tensor | None = None, *, generator: torch.Generator | None = None,
-               temperature: float = 1.0, device: str | torch.device | None = None) -> Tensor:
+               temperature: float = 1.0, device: str | torch.device | None = None,
+               callback: Callable[[int, int, Tensor, Tensor], None] | None = None) -> Tensor:
         """Pixel-by-pixel sampling in raster order: x_i ~ p_θ(x_i | x_<i[, y]), D forward passes.
 
         Give ``n`` (unconditional) or ``y`` (one image per label). Returns images in [-1, 1] of shape
         (n, 1, H, W). The generator must live on the model's device (a CPU generator for a CPU model).
+        ``callback(r, c, x, probs)``, if given, is called after each pixel with its row and column, the images
+        so far and the (n, levels) probabilities it was drawn from (e.g. to record frames for a player).
         """
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -255,6 +259,8 @@ class PixelCNN(nn.Module):
                     logits = self(x, y)[:, :, r, c] / temperature
                     k = torch.multinomial(logits.softmax(dim=1), 1, generator=generator)[:, 0]
                     x[:, 0, r, c] = from_levels(k, self.levels)     # x_i ~ p(x_i | x_<i)
+                    if callback is not None:
+                        callback(r, c, x, logits.softmax(dim=1))
         finally:
             self.train(was)
         return x

@@ -7,7 +7,9 @@ Each widget displays as the widget *and* a PNG of its current state (``core``), 
 static figure when run headless.
 """
 
+from .autoregressive import ReceptiveFieldExplorer, SamplingPlayer  # unit 02
 from .diffusion import DenoisingPlayer, ScheduleExplorer, TrainingPanel
 from .gan import GANPanel  # noqa: F401  (unit 05: the live GAN training panel)
 
 __all__ = ["DenoisingPlayer", "ScheduleExplorer", "TrainingPanel"]
+__all__ += ["ReceptiveFieldExplorer", "SamplingPlayer"]  # unit 02
