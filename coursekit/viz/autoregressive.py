@@ -19,17 +19,18 @@ from ..i18n import LANGS
 from .core import image_grid, setup_fonts
 
 _LABELS = {
-    "order": {"zh": "光栅顺序：像素 i 以 x₁ … xᵢ₋₁ 为条件", "en": "raster order: pixel i is conditioned on x₁ … xᵢ₋₁"},
+    "order": {"zh": "光栅顺序：像素 i 以 x_1 … x_(i−1) 为条件",
+              "en": "raster order: pixel i is conditioned on x_1 … x_(i−1)"},
     "mask": {"zh": "{k}×{k} 掩码（{kind} 型）", "en": "{k}×{k} mask (type {kind})"},
     "field": {"zh": "{layers} 层 · 像素 ({r}, {c})", "en": "{layers} layer(s) · pixel ({r}, {c})"},
     "seen": {"zh": "能影响它的像素", "en": "can influence it"},
     "blind": {"zh": "盲点（之前的像素，够得着却看不到）", "en": "blind spot (earlier, in reach, unseen)"},
     "far": {"zh": "之前的像素（超出感受野）", "en": "earlier, out of reach"},
-    "self": {"zh": "当前像素 xᵢ", "en": "the pixel xᵢ"},
+    "self": {"zh": "当前像素 x_i", "en": "the pixel x_i"},
     "later": {"zh": "之后的像素", "en": "later pixels"},
     "frame": {"zh": "逐像素采样：第 {i}/{n} 步，像素 ({r}, {c})",
               "en": "pixel-by-pixel sampling: step {i}/{n}, pixel ({r}, {c})"},
-    "probs": {"zh": "p(xᵢ | x<ᵢ)（第 1 张图）", "en": "p(xᵢ | x<ᵢ) (image 1)"},
+    "probs": {"zh": "p(x_i | x_<i)（第 1 张图）", "en": "p(x_i | x_<i) (image 1)"},
     "level": {"zh": "灰度级", "en": "grey level"},
     "strip": {"zh": "第 {i} 步", "en": "step {i}"},
     "time": {"zh": "时间（毫秒）", "en": "time (ms)"},
