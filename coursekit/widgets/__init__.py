@@ -10,6 +10,8 @@ static figure when run headless.
 from .autoregressive import ReceptiveFieldExplorer, SamplingPlayer  # unit 02
 from .diffusion import DenoisingPlayer, ScheduleExplorer, TrainingPanel
 from .gan import GANPanel  # noqa: F401  (unit 05: the live GAN training panel)
+from .overview import DensityExplorer  # unit 01
 
 __all__ = ["DenoisingPlayer", "ScheduleExplorer", "TrainingPanel"]
 __all__ += ["ReceptiveFieldExplorer", "SamplingPlayer"]  # unit 02
+__all__ += ["DensityExplorer"]  # unit 01
