@@ -9,7 +9,8 @@ Modules: ``losses`` (V, D/G losses, pix2pix and CycleGAN terms), ``nets`` (MLP a
 PacGAN / minibatch-std), ``patchgan`` (PatchGAN, PixelGAN, ImageGAN, receptive field), ``pix2pix`` (U-Net,
 objective, training), ``cyclegan`` (ResNet generator, ImagePool, objective, training), ``training``
 (alternating optimisation), ``paired`` (translation data made from the digits), ``demos`` (each
-demonstration as one function returning numbers and tensors).
+demonstration as one function returning numbers and tensors); unit 05's ``theory`` (D*, V(D*, G) and the JSD on
+1-D grids), ``probes`` (G's gradient norm during training) and ``live`` (the resumable 2-D GAN of the live panel).
 """
 
 from .cyclegan import (
