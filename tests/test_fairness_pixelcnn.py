@@ -1,7 +1,8 @@
 """Fairness of the PixelCNN assignment, graded by the real nbgrader pipeline (one course, one `nbgrader autograde`
 call for every submission): the reference scores full marks on every autograded part, the blank release 0,
 correct submissions written independently in other styles lose nothing, and each subtly wrong submission loses
-exactly the part its bug breaks.
+exactly the part its bug breaks; so do submissions that call the reference for the part itself or replace a test
+cell (nbgrader restores it).
 
 Parts (2 points each): test_mask, test_masked_conv, test_bpd, test_sampling, test_experiment; the written answer
 (grade_id "written", 2 points) is graded by hand in formgrader and scores 0 until then.
@@ -294,6 +295,30 @@ WRONG = {
 }
 
 
+# Submissions that try the grader: the reference called for the part itself (judged by what runs, whatever the
+# import), and a test cell replaced by a print (nbgrader restores it from the source)
+CALLS_REFERENCE_MASK = ("mask", "    mask = torch.zeros(k, k)",
+                        "    import coursekit.autoregressive as ck\n    return ck.causal_mask(k, mask_type)\n"
+                        "    mask = torch.zeros(k, k)")
+CALLS_REFERENCE_BPD = ("bpd", "    return -log_p.flatten(1).sum(1) / (dims * math.log(2.0))",
+                       "    from coursekit.autoregressive import bits_per_dim as to_bits\n"
+                       "    return to_bits(-log_p.flatten(1).sum(1), dims)")
+HOSTILE = {"calls_reference_mask": ([CALLS_REFERENCE_MASK], None, {"test_mask"}),
+           "calls_reference_bpd": ([CALLS_REFERENCE_BPD], None, {"test_bpd"}),
+           "edited_test": ([WRONG["column_major"][:3]], "test_sampling", {"test_sampling"})}
+
+
+def _hostile(release, solution, edits, emptied: str | None):
+    nb = course.answered(release, solution)
+    for grade_id, old, new in edits:
+        cell = course.cell(nb, grade_id)
+        assert old in cell.source, (grade_id, old)
+        cell.source = cell.source.replace(old, new)
+    if emptied is not None:
+        course.cell(nb, emptied).source = 'print("all tests passed")'
+    return nb
+
+
 def _fill(release, solution, answers: dict[str, str]):
     nb = course.answered(release, solution)
     return course.answer(nb, {gid: src.strip("\n") for gid, src in answers.items()})
@@ -318,6 +343,8 @@ def graded(tmp_path_factory):
         course.submit(root, student, NAME, _fill(release, solution, answers))
     for student, (grade_id, old, new, _) in WRONG.items():
         course.submit(root, student, NAME, _wrong(release, solution, grade_id, old, new))
+    for student, (edits, emptied, _) in HOSTILE.items():
+        course.submit(root, student, NAME, _hostile(release, solution, edits, emptied))
     start = time.perf_counter()
     proc = course.autograde(root, NAME)
     seconds = time.perf_counter() - start
@@ -332,7 +359,7 @@ def _why(proc) -> str:
 
 def test_every_submission_was_graded(graded):
     scores, proc = graded
-    expected = {"reference", "blank", *CORRECT, *WRONG}
+    expected = {"reference", "blank", *CORRECT, *WRONG, *HOSTILE}
     assert set(scores) == expected, _why(proc)
 
 
@@ -354,5 +381,13 @@ def test_correct_submission_loses_nothing(graded, student):
 def test_wrong_submission_loses_exactly_its_part(graded, student):
     scores, proc = graded
     broken = WRONG[student][3]
+    assert {p: scores[student][p] for p in PARTS} == {p: 0.0 if p in broken else 2.0 for p in PARTS}, \
+        (scores[student], _why(proc))
+
+
+@pytest.mark.parametrize("student", sorted(HOSTILE))
+def test_hostile_submission_loses_exactly_its_part(graded, student):
+    scores, proc = graded
+    broken = HOSTILE[student][2]
     assert {p: scores[student][p] for p in PARTS} == {p: 0.0 if p in broken else 2.0 for p in PARTS}, \
         (scores[student], _why(proc))
