@@ -45,9 +45,9 @@ def generated(tmp_path_factory) -> Path:
 def test_release_equals_generation(generated):
     fresh = json.loads((generated / "assignments" / "ddpm" / "ddpm.ipynb").read_text(encoding="utf-8"))
     committed = json.loads(RELEASE.read_text(encoding="utf-8"))
-    assert committed == fresh, "assignments/ is stale: run `nbgrader generate_assignment ddpm --force`"
-    assert sorted(p.name for p in (REPO / "assignments").iterdir()) == sorted(
-        p.name for p in (generated / "assignments").iterdir())
+    assert committed == fresh, "assignments/ddpm is stale: run `nbgrader generate_assignment ddpm --force`"
+    assert sorted(p.name for p in (REPO / "assignments" / "ddpm").iterdir()) == sorted(   # other assignments'
+        p.name for p in (generated / "assignments" / "ddpm").iterdir())                 # tests check theirs
 
 
 def test_release_leaks_nothing():
@@ -69,20 +69,32 @@ def test_release_leaks_nothing():
     release = nbformat.read(RELEASE, as_version=4)
     assert all(not c.get("outputs") for c in release.cells if c.cell_type == "code")
     answers = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")]
-    assert len(answers) == 5 and all("raise NotImplementedError()" in c.source for c in answers)
+    code, written = [c for c in answers if c.cell_type == "code"], [c for c in answers if c.cell_type == "markdown"]
+    assert len(code) == 6 and all("raise NotImplementedError()" in c.source for c in code)
+    assert len(written) == 1 and written[0].source.strip() == "YOUR ANSWER HERE"
 
 
 def test_release_is_bilingual_and_locked():
     release = nbformat.read(RELEASE, as_version=4)
     markdown = "\n".join(c.source for c in release.cells if c.cell_type == "markdown")
     assert re.search(r"[\u4e00-\u9fff]", markdown) and "Algorithm 2" in markdown and "算法 2" in markdown
+    assert "前向过程的闭式解" in markdown and "Pass criterion" in markdown and "评分标准" in markdown
+    for cell in release.cells:                      # instructions: a Chinese paragraph, then an English one
+        if cell.cell_type != "markdown" or cell.metadata.get("nbgrader", {}).get("solution"):
+            continue
+        paragraphs = [p for p in cell.source.split("\n\n") if p.strip() and not p.startswith(("#", "|"))]
+        chinese = [bool(re.search(r"[\u4e00-\u9fff]", p)) for p in paragraphs]
+        assert chinese.count(True) == chinese.count(False) > 0, cell.source[:80]
+        assert all(a and not b for a, b in zip(chinese[::2], chinese[1::2])), cell.source[:80]
     setup = release.cells[1]
     meta = setup.metadata["nbgrader"]
     assert meta["grade_id"] == "setup" and meta["locked"] and not setup.metadata["editable"]
     assert "COURSEKIT_PROGRESS" in setup.source and "filterwarnings" in setup.source
     tests = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert [c.metadata["nbgrader"]["points"] for c in tests] == [2, 2, 2, 2, 2]
-    assert all(c.metadata["nbgrader"]["locked"] for c in tests)
+    assert [c.metadata["nbgrader"]["points"] for c in tests] == [2] * 7
+    assert all(c.metadata["nbgrader"]["locked"] for c in tests if c.cell_type == "code")
+    written = [c for c in tests if c.cell_type == "markdown"]
+    assert len(written) == 1 and written[0].metadata["nbgrader"]["solution"]        # graded in formgrader
 
 
 @pytest.mark.slow
@@ -94,9 +106,13 @@ def test_validate_invert_passes_on_release(generated):
 def test_config_timeouts_are_bounded():
     spec = importlib.util.spec_from_file_location("cfg", REPO / "nbgrader_config.py")
     module = importlib.util.module_from_spec(spec)
-    module.get_config = lambda: types.SimpleNamespace(**{k: types.SimpleNamespace() for k in (
-        "CourseDirectory", "OverwriteCells", "IgnorePattern", "Execute", "LimitOutput", "ClearSolutions",
-        "Autograde", "FileNameCollectorPlugin")})
+    class Config(types.SimpleNamespace):           # c.AnySection is created on first use, as traitlets does
+        def __getattr__(self, name):
+            section = types.SimpleNamespace()
+            setattr(self, name, section)
+            return section
+
+    module.get_config = Config
     saved = {k: os.environ.get(k) for k in ("COURSEKIT_GRADING", "COURSEKIT_DEVICE", "PYTHONWARNINGS",
                                             "OMP_NUM_THREADS")}
     try:
@@ -237,10 +253,16 @@ def q_sample(alpha_bars, x0, t, noise):                        # gather + view i
 def ddpm_loss(model, alpha_bars, x0, t, noise):
     return F.mse_loss(model(q_sample(alpha_bars, x0, t, noise), t), noise)
 
-def p_sample_step(betas, alpha_bars, x_t, t, eps, z):          # rsqrt, and the noise masked by multiplication
+def p_sample_step(betas, alpha_bars, x_t, t, eps, z, variance="beta"):   # rsqrt, noise masked by multiplication
     view = (-1,) + (1,) * (x_t.dim() - 1)
     b, ab = betas[t - 1].view(view), alpha_bars[t - 1].view(view)
-    return (x_t - b * torch.rsqrt(1 - ab) * eps) * torch.rsqrt(1 - b) + (t > 1).float().view(view) * b.sqrt() * z
+    ab_prev = torch.cat([torch.ones(1), alpha_bars])[t - 1].view(view)
+    sigma = b.sqrt() if variance == "beta" else (b * (1 - ab_prev) / (1 - ab)).sqrt()
+    return (x_t - b * torch.rsqrt(1 - ab) * eps) * torch.rsqrt(1 - b) + (t > 1).float().view(view) * sigma * z
+
+def guided_eps(model, x_t, t, y, w):                           # one batched call instead of two
+    out = model(torch.cat([x_t, x_t]), t.repeat(2), torch.cat([y, torch.full_like(y, -1)]))
+    return out[len(x_t):] + w * (out[:len(x_t)] - out[len(x_t):])
 '''
 
 
@@ -255,7 +277,7 @@ def test_hidden_tests_accept_other_correct_float32_answers(monkeypatch):
     try:
         exec(cells["setup"], ns)
         exec(OTHER_CORRECT, ns)
-        for grade_id in ("test_schedule", "test_q_sample", "test_loss", "test_p_sample"):
+        for grade_id in ("test_schedule", "test_q_sample", "test_loss", "test_p_sample", "test_guidance"):
             exec(cells[grade_id], ns)                            # raises AssertionError on a failed test
     finally:
         torch.set_num_threads(threads)
