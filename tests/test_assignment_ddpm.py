@@ -284,3 +284,62 @@ def test_hidden_tests_accept_other_correct_float32_answers(monkeypatch):
     ns["alpha_bars"] = lambda betas: 1.0 - betas                 # and a wrong answer still fails
     with pytest.raises(AssertionError):
         exec(cells["test_schedule"], ns)
+
+
+# --- the visible tests name the common mistakes (the fairness class's one-bug submissions) -------------------
+
+VISIBLE_HINTS = {                       # student of tests/test_fairness_ddpm.py → words the visible test must say
+    "t_from_zero": "t = 0",
+    "t_never_T": "never drew t = T",
+    "skips_last_step": "t = 1 is missing",
+    "abar_prev_for_abar": "ᾱ_{t−1} used where ᾱ_t is needed",
+    "sigma_missing": "σ_t z missing",
+    "noise_at_t1": "noise added at t = 1",
+    "model_fed_x0": "fed x_0",
+    "broadcast_2d_only": "",            # torch's own broadcast error is enough
+    "guidance_convention": "another convention",
+}
+
+
+ANSWER_CELLS = ("schedule", "q_sample", "loss", "p_sample", "train_sample", "guidance")
+
+
+def _fairness_module():
+    spec = importlib.util.spec_from_file_location("fairness_ddpm", REPO / "tests" / "test_fairness_ddpm.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("student", sorted(VISIBLE_HINTS))
+def test_visible_tests_name_the_common_mistakes(student, monkeypatch):
+    """Each one-bug submission already fails a visible test, in the part its bug belongs to, with a hint."""
+    fair = _fairness_module()
+    (grade_id, old, new), zero, _ = fair.WRONG[student]
+    source = nbformat.read(SOURCE, as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in source.cells}
+    answers = {k: "\n".join(line for line in v.split("\n") if "### BEGIN SOLUTION" not in line
+                             and "### END SOLUTION" not in line)
+               for k, v in cells.items() if k in ANSWER_CELLS}
+    answers[grade_id] = answers[grade_id].replace(old, new)
+    monkeypatch.setenv("COURSEKIT_GRADING", "1")                     # the visible quality run is skipped
+    for key in ("COURSEKIT_PROGRESS", "COURSEKIT_DEVICE"):
+        monkeypatch.setenv(key, os.environ.get(key, ""))
+    threads = torch.get_num_threads()
+    ns: dict = {"__name__": "__main__"}
+    failed = {}
+    try:
+        exec(cells["setup"], ns)
+        for answer in answers.values():
+            exec(answer, ns)
+        for part in sorted(zero):
+            visible = cells[part].split("### BEGIN HIDDEN TESTS")[0]
+            try:
+                exec(visible, ns)
+            except Exception as err:                                 # noqa: BLE001  (any failure fails the part)
+                failed[part] = str(err)
+    finally:
+        torch.set_num_threads(threads)
+    first = sorted(zero)[0] if student != "abar_prev_for_abar" else "test_q_sample"
+    assert first in failed, f"{student}: the visible test of {first} passed"
+    assert VISIBLE_HINTS[student] in failed[first], failed[first]
