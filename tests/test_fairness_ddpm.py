@@ -251,7 +251,7 @@ WRONG = {
                            {"test_q_sample", "test_loss"}, {"test_train_sample"}),
     "sigma_missing": (_edit("p_sample", "return mean + var.sqrt() * z", "return mean"),
                       {"test_p_sample", "test_train_sample"}, set()),
-    "noise_at_t1": (_edit("p_sample", "z = torch.where((t > 1).reshape(shape), z, torch.zeros_like(z))\n", ""),
+    "noise_at_t1": (_edit("p_sample", "    z = torch.where((t > 1).reshape(shape), z, torch.zeros_like(z))\n", ""),
                     {"test_p_sample", "test_train_sample"}, set()),
     "model_fed_x0": (_edit("loss", "model(x_t, t)", "model(x0, t)"), {"test_loss"}, {"test_train_sample"}),
     "broadcast_2d_only": (_edit("q_sample", ".reshape(-1, *([1] * (x0.ndim - 1)))", "[:, None]"),
