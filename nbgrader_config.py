@@ -5,10 +5,15 @@ assignments/<assignment>/ release: what `nbgrader generate_assignment` writes (c
 submitted/, autograded/, feedback/, gradebook.db   created by the instructor workflow (git-ignored)
 
 Defences against nbgrader's known traps (see docs/instructor.md): deleted graded cells come back, stderr noise
-from libraries is dropped before scoring, every cell has a bounded timeout, outputs are capped while they arrive.
+from libraries is dropped before scoring, every cell has a bounded timeout, outputs are capped while they arrive,
+and every kernel that runs student code lives in a bubblewrap sandbox (coursekit/grading/sandbox.py) that cannot
+see the course folder, other submissions, the gradebook or the network. Where bubblewrap cannot work,
+`nbgrader autograde` refuses to start unless COURSEKIT_UNSAFE_GRADING=1 says so explicitly.
 """
 
+import importlib.util
 import os
+import sys
 
 import nbformat
 from nbconvert.preprocessors import ClearMetadataPreprocessor
@@ -26,6 +31,25 @@ from nbgrader.preprocessors import (
 )
 
 c = get_config()  # noqa: F821  (provided by nbgrader)
+
+
+def _load_sandbox():
+    """coursekit/grading/sandbox.py loaded on its own (stdlib + jupyter_client): importing the coursekit.grading
+    package would import torch in every nbgrader process."""
+    name = "coursekit.grading.sandbox"
+    if name not in sys.modules:
+        package = importlib.util.find_spec("coursekit")
+        if package is None or not package.submodule_search_locations:
+            raise ImportError("nbgrader_config.py: the coursekit package is not installed (bash scripts/setup.sh)")
+        path = os.path.join(list(package.submodule_search_locations)[0], "grading", "sandbox.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+sandbox = _load_sandbox()
 
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
@@ -103,7 +127,12 @@ def cap_output(out) -> int:
 class CappedExecute(Execute):
     """nbgrader's Execute keeping at most MAX_CELL_CHARS of output per cell, so a runaway print can neither
     fill the grader's memory nor the gradebook. Errors and the first stderr output are always kept (each still
-    scores the cell zero, exactly as without the cap)."""
+    scores the cell zero, exactly as without the cap). Its kernels start in the sandbox (SandboxKernelManager;
+    nbgrader's Execute passes its own kernel manager class as an argument, so config alone cannot change it)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("kernel_manager_class", sandbox.SandboxKernelManager)
+        super().__init__(*args, **kwargs)
 
     def output(self, outs, msg, display_id, cell_index):
         out = super().output(outs, msg, display_id, cell_index)
@@ -128,6 +157,23 @@ c.LimitOutput.max_lines = 200      # and at most 200 lines per cell, 100 traceba
 # coursekit.grading.autograde_parallel) records notebooks executed already by parallel workers: the same
 # pipeline without clearing and executing, so the gradebook is written by nbgrader itself.
 RECORD_ONLY = os.environ.get("COURSEKIT_RECORD_EXECUTED") == "1"
+
+# Student code runs only in the sandbox: `nbgrader autograde` where bubblewrap cannot work stops here with one
+# line, unless the instructor opts out explicitly (COURSEKIT_UNSAFE_GRADING=1; `coursekit grade autograde
+# --unsafe` sets it). The kernel manager refuses as well (formgrader, other entry points).
+if sys.argv[1:2] == ["autograde"] and not RECORD_ONLY and sandbox.check() and not sandbox.unsafe_requested():
+    try:
+        sandbox.require()
+    except sandbox.SandboxUnavailable as err:
+        sys.exit(f"nbgrader autograde: {err}")
+# Limits of each sandboxed kernel (see coursekit/grading/sandbox.py): allocated memory, processes + threads,
+# CPU seconds per process, wall seconds for the whole kernel, largest file, in-memory /tmp and working copy.
+c.SandboxKernelManager.memory_mb = 4096
+c.SandboxKernelManager.max_processes = 64
+c.SandboxKernelManager.cpu_seconds = max(60, int(1800 * SCALE))
+c.SandboxKernelManager.wall_seconds = max(60, int(3600 * SCALE))
+c.SandboxKernelManager.file_mb = 256
+c.SandboxKernelManager.tmp_mb = 512
 c.Autograde.sanitize_preprocessors = [p for p in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
                                                   CheckCellMetadata) if not (RECORD_ONLY and p is ClearOutput)]
 c.Autograde.autograde_preprocessors = [p for p in (CappedExecute, IgnorePattern, ClearMetadataPreprocessor,

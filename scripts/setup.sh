@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the course needs, idempotently: a virtual environment in .venv with the pinned torch,
 # coursekit (editable) and its dev tools, plus (as root, on Debian) Chromium and CJK fonts for the browser
-# test and Chinese plot labels. Re-running it only installs what is missing.
+# test and Chinese plot labels, and bubblewrap, the sandbox every graded submission runs in.
+# Re-running it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -22,8 +23,10 @@ if [ ! -x .venv/bin/coursekit ] || ! (cd / && "$OLDPWD/$VPY" -c "import courseki
         2>/dev/null); then
     "$VPY" -m pip install -q -e ".[dev]"
 fi
-# System packages for the browser test and Chinese labels (skipped when not root or not Debian/Ubuntu).
+# System packages for the browser test, Chinese labels and the grading sandbox (skipped when not root or not
+# Debian/Ubuntu).
 need=""
+command -v bwrap >/dev/null || need="$need bubblewrap"
 [ -x /usr/bin/chromium ] || need="$need chromium"
 compgen -G "/usr/share/fonts/opentype/noto/NotoSansCJK*" >/dev/null || need="$need fonts-noto-cjk"
 if [ -n "$need" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -31,6 +34,13 @@ if [ -n "$need" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
     rm -rf "${MPLCONFIGDIR:-$HOME/.cache/matplotlib}"     # matplotlib rebuilds its font cache with the new fonts
 elif [ -n "$need" ]; then
-    echo "setup: missing$need (install them as root for the browser test and Chinese plot labels)" >&2
+    echo "setup: missing$need (install them as root for the browser test, Chinese plot labels and sandboxed grading)" >&2
 fi
+# Autograding runs student code only inside bubblewrap; say now if it cannot work here (no user namespaces, ...).
+if ! "$VPY" -c "import sys; from coursekit.grading import sandbox; why = sandbox.check(); why and print('setup: ' + why + '; nbgrader autograde will refuse to run student code here', file=sys.stderr)"; then
+    echo "setup: could not check the grading sandbox" >&2
+fi
+# matplotlib's font list built once here: sandboxed kernels read it instead of rebuilding it (a slow rebuild
+# warns on stderr, and stderr in a graded cell scores it zero)
+"$VPY" -c "import matplotlib.font_manager" >/dev/null 2>&1 || true
 echo "setup: ready ($("$VPY" -c 'import torch; print("torch", torch.__version__)'))"

@@ -251,6 +251,8 @@ BAD: list[tuple[list[str], str]] = [
     (["grade"], "expected a command: one of autograde, feedback, scores"),
     (["grade", "scores"], "missing assignment (see coursekit grade scores --help)"),
     (["grade", "autograde", "ddpm", "--workers", "0"], "--workers"),
+    (["grade", "autograde", "ddpm", "--root", "{dir}"], "--root: expected a course folder with nbgrader_config.py"),
+    (["grade", "scores", "ddpm", "--root", "{dir}/missing"], "--root: expected a course folder"),
     # the command line itself
     (["ddpm"], "expected a command: one of train, sample, demo"),
     (["gan"], "expected a command: one of mode-collapse, cgan, pix2pix, cyclegan"),

@@ -26,8 +26,11 @@ def _db_url(root: Path) -> str:
 
 
 def scores(root: str | Path, assignment: str) -> dict[str, dict[str, float]]:
-    """{student: {grade_id: score, "total": score}} read through nbgrader.api.Gradebook."""
+    """{student: {grade_id: score, "total": score}} read through nbgrader.api.Gradebook (never creates one)."""
     from nbgrader.api import Gradebook
+
+    if not (Path(root) / "gradebook.db").is_file():
+        raise ValueError(f"root: {str(root)!r} has no gradebook.db (generate the assignment and autograde first)")
 
     out: dict[str, dict[str, float]] = {}
     with Gradebook(_db_url(Path(root))) as gb:

@@ -9,12 +9,15 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import sandbox
 from .execution import _config_value, _nbgrader, _students, scores
 
 
-def _grade_batch(root: str, assignment: str, students: list[str], work: str) -> list[tuple[str, Path | None]]:
+def _grade_batch(root: str, assignment: str, students: list[str], work: str,
+                 unsafe: bool = False) -> list[tuple[str, Path | None]]:
     """Worker: autograde a few students in a private copy of the course (own gradebook, one nbgrader process,
-    a kernel per student as nbgrader does). Returns (student, executed folder or None when nbgrader failed it)."""
+    a kernel per student as nbgrader does, each in its sandbox: the copy is no more visible to it than the
+    course). Returns (student, executed folder or None when nbgrader failed it)."""
     root_p, work_p = Path(root), Path(work)
     work_p.mkdir(parents=True)
     shutil.copy2(root_p / "nbgrader_config.py", work_p / "nbgrader_config.py")
@@ -23,15 +26,22 @@ def _grade_batch(root: str, assignment: str, students: list[str], work: str) -> 
     shutil.copytree(root_p / source_dir / assignment, work_p / source_dir / assignment)
     for student in students:
         shutil.copytree(root_p / "submitted" / student / assignment, work_p / "submitted" / student / assignment)
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = _env(unsafe, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env.pop("COURSEKIT_RECORD_EXECUTED", None)
     _nbgrader(["autograde", assignment, "--force"], cwd=work_p, env=env, check=False)
     executed = [(s, work_p / "autograded" / s / assignment) for s in students]
     return [(s, path if path.is_dir() else None) for s, path in executed]
 
 
+def _env(unsafe: bool, **extra: str) -> dict[str, str]:
+    env = dict(os.environ, **extra)
+    if unsafe:
+        env[sandbox.UNSAFE_ENV] = "1"
+    return env
+
+
 def autograde_parallel(root: str | Path, assignment: str, students: list[str] | None = None,
-                       workers: int | None = None) -> dict[str, dict[str, float]]:
+                       workers: int | None = None, unsafe: bool = False) -> dict[str, dict[str, float]]:
     """Autograde every submitted student of ``assignment`` across ``workers`` processes.
 
     Students are executed in small batches by the real ``nbgrader autograde``, each batch in a private
@@ -40,6 +50,8 @@ def autograde_parallel(root: str | Path, assignment: str, students: list[str] | 
     nbgrader itself with the same preprocessors (identical scores, nothing lost). A student whose private run
     fails (a kernel nbgrader could not recover) is autograded sequentially in the main course, exactly as
     ``nbgrader autograde`` would.
+    Every kernel runs in the sandbox (:mod:`coursekit.grading.sandbox`); where it cannot work this raises
+    :class:`~coursekit.grading.sandbox.SandboxUnavailable` before grading anyone, unless ``unsafe``.
     Returns :func:`scores`.
     """
     root = Path(root).resolve()
@@ -51,6 +63,7 @@ def autograde_parallel(root: str | Path, assignment: str, students: list[str] | 
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     workers = workers or max(1, os.cpu_count() or 1)
+    sandbox.require(unsafe)                   # one line and nothing graded when student code would run unsandboxed
     staged = root / ".parallel_executed"
     shutil.rmtree(staged, ignore_errors=True)
     failed: list[str] = []
@@ -60,7 +73,7 @@ def autograde_parallel(root: str | Path, assignment: str, students: list[str] | 
     batches = [students[i:i + size] for i in range(0, len(students), size)]
     with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp:
         with ThreadPoolExecutor(max_workers=workers) as pool:      # each worker waits on an nbgrader process
-            futures = [pool.submit(_grade_batch, str(root), assignment, batch, str(Path(tmp) / f"batch{i}"))
+            futures = [pool.submit(_grade_batch, str(root), assignment, batch, str(Path(tmp) / f"batch{i}"), unsafe)
                        for i, batch in enumerate(batches)]
             results = [row for f in futures for row in f.result()]
         for student, executed in results:
@@ -77,11 +90,11 @@ def autograde_parallel(root: str | Path, assignment: str, students: list[str] | 
         if done:
             # Record the executed notebooks with nbgrader's own pipeline minus ClearOutput and Execute
             # (nbgrader_config.py reads COURSEKIT_RECORD_EXECUTED): every staged student, one nbgrader process.
-            env = dict(os.environ, COURSEKIT_RECORD_EXECUTED="1")
+            env = _env(unsafe, COURSEKIT_RECORD_EXECUTED="1")
             _nbgrader(["autograde", assignment, "--force", "--CourseDirectory.submitted_directory=.parallel_executed"],
                       cwd=root, env=env, check=False)
         for s in failed:                      # the same path the sequential command takes
-            _nbgrader(["autograde", assignment, "--student", s, "--force"], cwd=root, check=False)
+            _nbgrader(["autograde", assignment, "--student", s, "--force"], cwd=root, env=_env(unsafe), check=False)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     return scores(root, assignment)
