@@ -99,3 +99,37 @@ def autograde(root: Path, assignment: str, *args: str,
 def scores(root: Path, assignment: str) -> dict[str, dict[str, float]]:
     """{student: {grade_id: score, "total": score}} from the gradebook."""
     return grading.scores(root, assignment)
+
+
+def assert_release_is_generated(generated: Path, assignment: str) -> None:
+    """The committed release folder equals what ``nbgrader generate_assignment`` just wrote in ``generated``."""
+    import json
+
+    fresh = generated / "assignments" / assignment
+    committed = REPO / "assignments" / assignment
+    assert json.loads((committed / f"{assignment}.ipynb").read_text(encoding="utf-8")) == json.loads(
+        (fresh / f"{assignment}.ipynb").read_text(encoding="utf-8")), \
+        f"assignments/{assignment} is stale: run `nbgrader generate_assignment {assignment} --force`"
+    assert sorted(p.name for p in committed.iterdir()) == sorted(p.name for p in fresh.iterdir())
+
+
+def release_secrets(source) -> list[str]:
+    """The lines (13 characters or more) of the solutions and hidden tests of a source notebook that appear nowhere
+    public in it (visible tests, instructions): none of them may reach the release."""
+    import re
+
+    secret = []
+    for c in source.cells:
+        secret += grading.block_lines(c.source, "### BEGIN SOLUTION", "### END SOLUTION", min_length=13)
+        secret += grading.block_lines(c.source, min_length=13)
+    public = "\n".join(re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END (SOLUTION|HIDDEN TESTS)", "", c.source,
+                              flags=re.S) for c in source.cells
+                       if c.cell_type == "code" or not c.metadata.get("nbgrader", {}).get("solution"))
+    return [s for s in secret if s not in public]
+
+
+def leaked(secrets: list[str], release_text: str) -> list[str]:
+    """The secret lines found in the release file's text (as JSON strings: sources, outputs and metadata alike)."""
+    import json
+
+    return [s for s in (json.dumps(s)[1:-1] for s in secrets) if s in release_text]

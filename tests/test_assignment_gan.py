@@ -4,15 +4,12 @@ fails every test. (Graded submissions, correct and wrong: tests/test_fairness_ga
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import course
 import nbformat
 import pytest
-
-from coursekit import grading
 
 REPO = Path(__file__).resolve().parent.parent
 NAME = "gan"
@@ -27,25 +24,15 @@ def generated(tmp_path_factory) -> Path:
 
 
 def test_release_equals_generation(generated):
-    fresh = json.loads((generated / "assignments" / NAME / f"{NAME}.ipynb").read_text(encoding="utf-8"))
-    committed = json.loads(RELEASE.read_text(encoding="utf-8"))
-    assert committed == fresh, f"assignments/{NAME} is stale: run `nbgrader generate_assignment {NAME} --force`"
-    assert sorted(p.name for p in RELEASE.parent.iterdir()) == [f"{NAME}.ipynb"]
+    course.assert_release_is_generated(generated, "gan")
 
 
 def test_release_leaks_nothing():
     source = nbformat.read(SOURCE, as_version=4)
     text = RELEASE.read_text(encoding="utf-8")
-    secret = []
-    for cell in source.cells:
-        secret += grading.block_lines(cell.source, "### BEGIN SOLUTION", "### END SOLUTION", min_length=13)
-        secret += grading.block_lines(cell.source, min_length=13)
-    public = "\n".join(re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END (SOLUTION|HIDDEN TESTS)", "", c.source,
-                              flags=re.S) for c in source.cells
-                       if c.cell_type == "code" or not c.metadata.get("nbgrader", {}).get("solution"))
-    secret = [s for s in secret if s not in public]
+    secret = course.release_secrets(source)
     assert len(secret) > 40
-    leaked = [s for s in (json.dumps(s)[1:-1] for s in secret) if s in text]
+    leaked = course.leaked(secret, text)
     assert not leaked, leaked[:5]
     for marker in ("BEGIN SOLUTION", "HIDDEN TESTS", "5101", "5107", "no_reference", "_ref_step", "_Check"):
         assert marker not in text, marker

@@ -3,15 +3,12 @@ bilingual and locked, the solution passes every test and the blank release fails
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import course
 import nbformat
 import pytest
-
-from coursekit import grading
 
 REPO = Path(__file__).resolve().parent.parent
 NAME = "pixelcnn"
@@ -26,25 +23,15 @@ def generated(tmp_path_factory) -> Path:
 
 
 def test_release_equals_generation(generated):
-    fresh = json.loads((generated / "assignments" / NAME / f"{NAME}.ipynb").read_text(encoding="utf-8"))
-    committed = json.loads(RELEASE.read_text(encoding="utf-8"))
-    assert committed == fresh, f"assignments/{NAME} is stale: run `nbgrader generate_assignment {NAME} --force`"
-    assert sorted(p.name for p in RELEASE.parent.iterdir()) == [f"{NAME}.ipynb"]
+    course.assert_release_is_generated(generated, "pixelcnn")
 
 
 def test_release_leaks_nothing():
     source = nbformat.read(SOURCE, as_version=4)
     text = RELEASE.read_text(encoding="utf-8")
-    secret = []
-    for cell in source.cells:
-        secret += grading.block_lines(cell.source, "### BEGIN SOLUTION", "### END SOLUTION", min_length=13)
-        secret += grading.block_lines(cell.source, min_length=13)
-    public = "\n".join(re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END (SOLUTION|HIDDEN TESTS)", "", c.source,
-                              flags=re.S) for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")
-                       is not True or c.cell_type == "code")
-    secret = [s for s in secret if s not in public]
+    secret = course.release_secrets(source)
     assert len(secret) > 40
-    leaked = [s for s in (json.dumps(s)[1:-1] for s in secret) if s in text]
+    leaked = course.leaked(secret, text)
     assert not leaked, leaked[:5]
     for marker in ("BEGIN SOLUTION", "HIDDEN TESTS", "4201", "4206", "no_reference", "Wilson", "_Spy"):
         assert marker not in text, marker

@@ -4,15 +4,12 @@ tests/test_fairness_vae.py)."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import course
 import nbformat
 import pytest
-
-from coursekit import grading
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "solutions" / "vae" / "vae.ipynb"
@@ -26,23 +23,15 @@ def generated(tmp_path_factory) -> Path:
 
 
 def test_release_equals_generation(generated):
-    fresh = json.loads((generated / "assignments" / "vae" / "vae.ipynb").read_text(encoding="utf-8"))
-    committed = json.loads(RELEASE.read_text(encoding="utf-8"))
-    assert committed == fresh, "assignments/vae is stale: run `nbgrader generate_assignment vae --force`"
+    course.assert_release_is_generated(generated, "vae")
 
 
 def test_release_leaks_nothing():
     source = nbformat.read(SOURCE, as_version=4)
     text = RELEASE.read_text(encoding="utf-8")
-    secret = []
-    for cell in source.cells:
-        secret += grading.block_lines(cell.source, "### BEGIN SOLUTION", "### END SOLUTION", min_length=13)
-        secret += grading.block_lines(cell.source, min_length=13)
-    public = "\n".join(re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END (SOLUTION|HIDDEN TESTS)", "", c.source,
-                              flags=re.S) for c in source.cells)
-    secret = [s for s in secret if s not in public]                 # lines the visible tests share are public
+    secret = course.release_secrets(source)
     assert len(secret) > 40
-    leaked = [s for s in (json.dumps(s)[1:-1] for s in secret) if s in text]
+    leaked = course.leaked(secret, text)
     assert not leaked, leaked[:5]
     for marker in ("BEGIN SOLUTION", "HIDDEN TESTS", "5101", "5301", "5501", "no_reference", "_ref_elbo"):
         assert marker not in text
