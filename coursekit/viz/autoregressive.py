@@ -16,7 +16,7 @@ from torch import Tensor
 
 from .._checks import check_choice, check_tensor
 from ..i18n import LANGS
-from .core import image_grid, setup_fonts
+from .core import image_grid, new_figure, pick_label
 
 _LABELS = {
     "order": {"zh": "光栅顺序：像素 i 以 x_1 … x_(i−1) 为条件",
@@ -41,19 +41,10 @@ FIELD_COLORS = ("#ffffff", "#dfe6ee", "#e8743b", "#2f6db5", "#f2c318")
 
 
 def _label(key: str, lang: str, **fields: object) -> str:
-    check_choice("lang", lang, LANGS)
-    return _LABELS[key][lang].format(**fields)
+    return pick_label(_LABELS, key, lang, **fields)
 
 
-def _figure(figsize: tuple[float, float], managed: bool):
-    setup_fonts()
-    if managed:
-        import matplotlib.pyplot as plt
-
-        return plt.figure(figsize=figsize)
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize)
+_figure = new_figure
 
 
 def plot_raster_order(size: int = 8, pixel: tuple[int, int] = (3, 4), lang: str = "en", managed: bool = True):

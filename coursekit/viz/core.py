@@ -56,6 +56,28 @@ def setup_fonts() -> str | None:
     return found
 
 
+def new_figure(figsize: tuple[float, float], managed: bool = True):
+    """A figure from pyplot (shown by Jupyter at the end of the cell) or a free-standing one (for PNGs and widgets,
+    drawn off-screen), with the CJK font set up for Chinese labels."""
+    setup_fonts()
+    if managed:
+        import matplotlib.pyplot as plt
+
+        return plt.figure(figsize=figsize)
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
+def pick_label(table: dict[str, dict[str, str]], key: str, lang: str, **fields: object) -> str:
+    """``table[key][lang]`` with ``fields`` filled in: each unit's plot labels in both languages (lang zh or en)."""
+    from .._checks import check_choice
+    from ..i18n import LANGS
+
+    check_choice("lang", lang, LANGS)
+    return table[key][lang].format(**fields)
+
+
 def image_grid(images: Tensor, nrow: int | None = None, pad: int = 1) -> np.ndarray:
     """Tile (N, C, H, W) images in [-1, 1] into one (rows·H, cols·W[, C]) array in [0, 1]."""
     if images.ndim != 4:

@@ -16,23 +16,11 @@ import torch
 from torch import Tensor
 
 from ..i18n import label
-from .core import image_grid, setup_fonts
+from .core import image_grid, new_figure
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")     # schedule A, schedule B, …
 DATA_COLOR = "#999999"
 LIM = 4.5                                                 # the 2-D sets live in about [-4, 4]²
-
-
-def new_figure(figsize: tuple[float, float], managed: bool = True):
-    """A figure from pyplot (shown by Jupyter at the end of the cell) or a free-standing one (for PNGs)."""
-    setup_fonts()
-    if managed:
-        import matplotlib.pyplot as plt
-
-        return plt.figure(figsize=figsize)
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize)
 
 
 def fig_to_png(fig, dpi: int = 72) -> bytes:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._checks import check_choice, check_tensor
-from ..i18n import LANGS
+from .._checks import check_tensor
 from ..vae import VAE, latent_grid, traversal
-from .core import image_grid, setup_fonts
+from .core import image_grid, new_figure, pick_label
 
 _LABELS = {
     "grid": {"zh": "潜空间网格：解码器均值 E[x | z]", "en": "latent grid: decoder mean E[x | z]"},
@@ -27,19 +26,10 @@ _LABELS = {
 
 
 def _label(key: str, lang: str, **fields: object) -> str:
-    check_choice("lang", lang, LANGS)
-    return _LABELS[key][lang].format(**fields)
+    return pick_label(_LABELS, key, lang, **fields)
 
 
-def _figure(figsize: tuple[float, float], managed: bool):
-    setup_fonts()
-    if managed:
-        import matplotlib.pyplot as plt
-
-        return plt.figure(figsize=figsize)
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize)
+_figure = new_figure
 
 
 def _check_model(model: object) -> None:

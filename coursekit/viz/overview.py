@@ -16,8 +16,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_choice
-from ..i18n import LANGS
-from .core import image_grid, setup_fonts
+from .core import image_grid, new_figure, pick_label
 
 _LABELS = {
     "density": {"zh": "拟合的密度 log p_θ(x)（点：训练数据）", "en": "fitted density log p_θ(x) (dots: training data)"},
@@ -37,19 +36,10 @@ LIM = 4.5
 
 
 def _label(key: str, lang: str, **fields: object) -> str:
-    check_choice("lang", lang, LANGS)
-    return _LABELS[key][lang].format(**fields)
+    return pick_label(_LABELS, key, lang, **fields)
 
 
-def _figure(figsize: tuple[float, float], managed: bool):
-    setup_fonts()
-    if managed:
-        import matplotlib.pyplot as plt
-
-        return plt.figure(figsize=figsize)
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize)
+_figure = new_figure
 
 
 def draw_density(ax, model, train: Tensor | None = None, lang: str = "en", lim: float = LIM, grid: int = 120,

@@ -13,8 +13,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_choice, check_tensor
-from ..i18n import LANGS
-from .core import image_grid
+from .core import image_grid, pick_label
 from .diffusion_plots import new_figure
 
 _LABELS = {
@@ -41,8 +40,7 @@ _LABELS = {
 
 
 def _label(key: str, lang: str, **fields: object) -> str:
-    check_choice("lang", lang, LANGS)
-    return _LABELS[key][lang].format(**fields)
+    return pick_label(_LABELS, key, lang, **fields)
 
 
 def _images(ax, images: Tensor, title: str, nrow: int) -> None:
