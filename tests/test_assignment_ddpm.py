@@ -14,6 +14,7 @@ import time
 import types
 from pathlib import Path
 
+import course
 import nbformat
 import pytest
 import torch
@@ -43,26 +44,15 @@ def generated(tmp_path_factory) -> Path:
 
 
 def test_release_equals_generation(generated):
-    fresh = json.loads((generated / "assignments" / "ddpm" / "ddpm.ipynb").read_text(encoding="utf-8"))
-    committed = json.loads(RELEASE.read_text(encoding="utf-8"))
-    assert committed == fresh, "assignments/ddpm is stale: run `nbgrader generate_assignment ddpm --force`"
-    assert sorted(p.name for p in (REPO / "assignments" / "ddpm").iterdir()) == sorted(   # other assignments'
-        p.name for p in (generated / "assignments" / "ddpm").iterdir())                 # tests check theirs
+    course.assert_release_is_generated(generated, "ddpm")
 
 
 def test_release_leaks_nothing():
     source = nbformat.read(SOURCE, as_version=4)
     text = RELEASE.read_text(encoding="utf-8")                      # sources, outputs and metadata alike
-    secret = []
-    for cell in source.cells:
-        secret += grading.block_lines(cell.source, "### BEGIN SOLUTION", "### END SOLUTION", min_length=13)
-        secret += grading.block_lines(cell.source, min_length=13)
-    public = "\n".join(re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END (SOLUTION|HIDDEN TESTS)", "", c.source,
-                              flags=re.S) for c in source.cells)
-    secret = [s for s in secret if s not in public]                 # lines the visible tests share are public
+    secret = course.release_secrets(source)
     assert len(secret) > 30
-    as_json = [json.dumps(s)[1:-1] for s in secret]
-    leaked = [s for s in as_json if s in text]
+    leaked = course.leaked(secret, text)
     assert not leaked, leaked[:5]
     for marker in ("BEGIN SOLUTION", "HIDDEN TESTS", "4101", "4105", "no_reference"):
         assert marker not in text
