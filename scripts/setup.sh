@@ -19,7 +19,7 @@ if ! "$VPY" -c "import torch, torchvision" 2>/dev/null; then
 fi
 # Checked from outside the checkout (here `import coursekit` would find the source folder even when it is not
 # installed) and by its console script.
-if [ ! -x .venv/bin/coursekit ] || ! (cd / && "$OLDPWD/$VPY" -c "import coursekit, nbgrader, nbval, diffusers, playwright, xdist" \
+if [ ! -x .venv/bin/coursekit ] || ! (cd / && "$OLDPWD/$VPY" -c "import coursekit, nbgrader, nbval, diffusers, playwright, xdist, sphinx, myst_nb" \
         2>/dev/null); then
     "$VPY" -m pip install -q -e ".[dev]"
 fi
