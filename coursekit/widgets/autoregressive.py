@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from .. import autoregressive as AR
 from .._checks import check_choice
 from ..viz import autoregressive as V
-from .core import _check_lang, _Figure, _png
+from .core import _check_lang, _Figure, _Player, _png
 
 _TEXT = {
     "layers": {"zh": "层数", "en": "layers"},
@@ -114,7 +114,7 @@ class ReceptiveFieldExplorer(_Figure):
                                                        self.lang), (6.6, 3.6))
 
 
-class SamplingPlayer(_Figure):
+class SamplingPlayer(_Player):
     """Replay a pixel-by-pixel sampling run: the partial images after each step and p(x_i | x_<i).
 
         frames, probs = [], []
@@ -129,25 +129,14 @@ class SamplingPlayer(_Figure):
         V.check_frames(frames, probs)
         self.frames, self.probs = frames.detach().float().cpu(), probs.detach().float().cpu()
         d = frames.shape[0]
-        self._cache: dict[int, bytes] = {}
-        self.slider = W.IntSlider(value=d - 1, min=0, max=d - 1, step=1, description=_t("frame", lang),
-                                  continuous_update=True, layout=W.Layout(width="420px"))
-        self.play = W.Play(value=d - 1, min=0, max=d - 1, step=1, interval=interval_ms, description=_t("play", lang))
-        W.jslink((self.play, "value"), (self.slider, "value"))
-        self.caption = W.HTML()
-        self.image = W.Image(format="png")
-        self.slider.observe(lambda _c: self.refresh(), names="value")
-        self.widget = W.VBox([W.HBox([self.play, self.slider, self.caption]), self.image])
-        self.refresh()
+        self._controls(d, d - 1, interval_ms, _t("frame", lang), _t("play", lang))
 
     def _render(self) -> bytes:
         i = self.slider.value
         w = self.frames.shape[-1]
         self.caption.value = f"<b>i = {i + 1}, (r, c) = {divmod(i, w)}</b>"
-        if i not in self._cache:
-            self._cache[i] = _png(lambda fig: V.draw_sampling_frame(fig, self.frames, self.probs, i, self.lang),
-                                  (8.0, 3.6), dpi=80)
-        return self._cache[i]
+        return self._cached(i, lambda fig: V.draw_sampling_frame(fig, self.frames, self.probs, i, self.lang),
+                            (8.0, 3.6), dpi=80)
 
     def _static_png(self) -> bytes:
         if not hasattr(self, "_strip"):

@@ -49,6 +49,31 @@ class _Figure:
             handle.update(self)
 
 
+class _Player(_Figure):
+    """A replay of stored frames: Play button + frame slider (linked in the browser) + caption + image.
+
+    Subclasses draw frame ``self.slider.value`` in ``_render``; frames are drawn once and cached in ``_frames``,
+    so moving the slider never calls a model again.
+    """
+
+    def _controls(self, n: int, value: int, interval_ms: int, frame_label: str, play_label: str) -> None:
+        self._frames: dict[int, bytes] = {}
+        self.slider = W.IntSlider(value=value, min=0, max=n - 1, step=1, description=frame_label,
+                                  continuous_update=True, layout=W.Layout(width="420px"))
+        self.play = W.Play(value=value, min=0, max=n - 1, step=1, interval=interval_ms, description=play_label)
+        W.jslink((self.play, "value"), (self.slider, "value"))     # runs in the browser: smooth playback
+        self.caption = W.HTML()
+        self.image = W.Image(format="png")
+        self.slider.observe(lambda _c: self.refresh(), names="value")
+        self.widget = W.VBox([W.HBox([self.play, self.slider, self.caption]), self.image])
+        self.refresh()
+
+    def _cached(self, i: int, draw: Callable, figsize: tuple[float, float], dpi: int) -> bytes:
+        if i not in self._frames:
+            self._frames[i] = _png(draw, figsize, dpi)
+        return self._frames[i]
+
+
 def _check_lang(lang: str) -> str:
     return check_choice("lang", lang, LANGS)
 

@@ -22,7 +22,7 @@ from .. import diffusion as D
 from .._checks import check_choice, check_tensor
 from ..i18n import label
 from ..viz import diffusion_plots as P
-from .core import _check_lang, _Figure, _png
+from .core import _check_lang, _Figure, _Player, _png
 
 # ---------------------------------------------------------------------------------------------------------
 # β-schedule explorer
@@ -121,7 +121,7 @@ class ScheduleExplorer(_Figure):
 # Step-by-step denoising (Algorithm 2 replayed)
 # ---------------------------------------------------------------------------------------------------------
 
-class DenoisingPlayer(_Figure):
+class DenoisingPlayer(_Player):
     """Replay a reverse trajectory: x_t, the predicted x̂_0 and the added noise σ_t z at each recorded step.
 
     ``trajectory`` comes from ``diffusion.sample(..., trajectory_every=k)``; moving the slider only draws
@@ -135,24 +135,14 @@ class DenoisingPlayer(_Figure):
         P._traj_kind(trajectory)                                  # raises for shapes it cannot draw
         self.trajectory = trajectory
         n = len(trajectory.steps)
-        self._frames: dict[int, bytes] = {}
-        self.slider = W.IntSlider(value=0, min=0, max=n - 1, step=1, description=label("frame", lang),
-                                  continuous_update=True, layout=W.Layout(width="420px"))
-        self.play = W.Play(value=0, min=0, max=n - 1, step=1, interval=interval_ms, description=label("play", lang))
-        W.jslink((self.play, "value"), (self.slider, "value"))
-        self.caption = W.HTML()
-        self.image = W.Image(format="png")
-        self.slider.observe(lambda _c: self.refresh(), names="value")
-        self.widget = W.VBox([W.HBox([self.play, self.slider, self.caption]), self.image])
-        self.refresh()
+        self._controls(n, 0, interval_ms, label("frame", lang), label("play", lang))
 
     def _render(self) -> bytes:
         i = self.slider.value
         self.caption.value = f"<b>t = {self.trajectory.steps[i]}</b>"
-        if i not in self._frames:
-            self._frames[i] = _png(lambda fig: P.draw_trajectory_frame(fig, self.trajectory, i, self.lang),
-                                   (8.4, 3.2), dpi=96)      # frames are drawn once and cached: afford a sharper one
-        return self._frames[i]
+        # frames are drawn once and cached: afford a sharper one
+        return self._cached(i, lambda fig: P.draw_trajectory_frame(fig, self.trajectory, i, self.lang),
+                            (8.4, 3.2), dpi=96)
 
     def _static_png(self) -> bytes:
         if not hasattr(self, "_strip"):
