@@ -1,4 +1,4 @@
-"""Test isolation: Jupyter, IPython, matplotlib and the coursekit cache live in a temp dir per session,
+"""Test isolation: Jupyter, IPython and matplotlib configuration live in a temp dir per session,
 so the suite never reads or writes the user's configuration, and plots never need a display."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ torch.set_num_threads(1)
 _ROOT = Path(tempfile.mkdtemp(prefix="coursekit-tests-"))
 for var, sub in [("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_DATA_DIR", "jupyter-data"),
                  ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"), ("IPYTHONDIR", "ipython"),
-                 ("MPLCONFIGDIR", "matplotlib"), ("COURSEKIT_CACHE", "coursekit-cache")]:
+                 ("MPLCONFIGDIR", "matplotlib")]:
     os.environ[var] = str(_ROOT / sub)
     (_ROOT / sub).mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("MPLBACKEND", "Agg")
