@@ -3,7 +3,7 @@
 # notebooks of both editions, the nbgrader pipelines, the browser tests), on COURSEKIT_TEST_WORKERS processes
 # (default 2, one per core of the course's reference machine; 1 runs everything in one process). The course
 # site's test runs last, on the notebooks the first run executed (nothing is trained twice).
-# Extra arguments go to pytest (e.g. -k schedule).
+# The 25 slowest tests are listed at the end (where CI time goes). Extra arguments go to pytest (e.g. -k schedule).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -11,7 +11,7 @@ bash scripts/setup.sh
 workers=${COURSEKIT_TEST_WORKERS:-2}
 parallel=()
 [ "$workers" -gt 1 ] && parallel=(-n "$workers" --dist loadgroup)
-.venv/bin/python -m pytest -q "${parallel[@]}" -m "not site" "$@"
+.venv/bin/python -m pytest -q "${parallel[@]}" -m "not site" --durations=25 "$@"
 status=0
 .venv/bin/python -m pytest -q -m site "$@" || status=$?
 [ "$status" -eq 5 ] && status=0          # no site test selected by the arguments
