@@ -49,7 +49,9 @@ class Recipe:
 
     ``model`` is a ``nets.build`` config, ``schedule`` keyword arguments of ``diffusion.make_schedule``,
     ``fit`` keyword arguments of ``train.fit`` (its ``seconds`` is the recipe's time budget), ``sample``
-    keyword arguments of ``diffusion.sample`` (variance, guidance_scale, clip_denoised).
+    keyword arguments of ``diffusion.sample`` (variance, guidance_scale, clip_denoised), ``loss`` keyword
+    arguments of ``diffusion.ddpm_loss`` (``{}``: L_simple; ``{"weighting": "min_snr", "gamma": 5.0}``:
+    min-SNR-γ weighting over t).
     """
 
     name: str
@@ -62,6 +64,7 @@ class Recipe:
     sample: dict
     p_uncond: float = 0.0                       # P(label → ∅) while training (classifier-free guidance)
     n_train: int = 8192                         # points drawn for 2-D sets (digits use the train split)
+    loss: dict = field(default_factory=dict)    # ddpm_loss options: weighting ("simple" | "min_snr"), gamma
     extra: dict = field(default_factory=dict)
 
     # -- building blocks -------------------------------------------------------------------------------
@@ -84,10 +87,12 @@ class Recipe:
         return (x, y) if self.conditional else (x,)
 
     def loss_fn(self, s: D.Schedule) -> Callable[..., Tensor]:
-        """L_simple (Algorithm 1) for ``train.fit``: called as loss(model, x0) or loss(model, x0, y)."""
+        """L_simple (Algorithm 1), or its min-SNR-γ weighting when ``self.loss`` asks, for ``train.fit``:
+        called as loss(model, x0) or loss(model, x0, y)."""
+        options = dict(self.loss)
         if self.conditional:
-            return lambda model, x0, y: D.ddpm_loss(model, s, x0, y=y, p_uncond=self.p_uncond)
-        return lambda model, x0: D.ddpm_loss(model, s, x0)
+            return lambda model, x0, y: D.ddpm_loss(model, s, x0, y=y, p_uncond=self.p_uncond, **options)
+        return lambda model, x0: D.ddpm_loss(model, s, x0, **options)
 
     # -- the whole job ---------------------------------------------------------------------------------
     def train(self, seconds: float | None = None, steps: int | None = None, seed: int = 0,

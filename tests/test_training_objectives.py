@@ -99,6 +99,78 @@ def test_ddpm_loss_labels_and_label_dropout():
     assert model.inputs[-1][2] is None                             # unconditional: model(x_t, t)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Min-SNR-γ weighting (Hang et al. 2023): w_t = min(SNR_t, γ) / SNR_t, SNR_t = ᾱ_t / (1 − ᾱ_t)
+# ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("gamma", [0.5, 5.0, 20.0])
+def test_min_snr_loss_is_the_hand_computation(gamma):
+    T = 100
+    s = D.make_schedule("linear", T=T, beta_end=0.2, dtype=F64)
+    g = _gen(int(gamma * 10))
+    x0 = torch.randn(7, 1, 3, 3, generator=g, dtype=F64)
+    noise = torch.randn(7, 1, 3, 3, generator=g, dtype=F64)
+    t = torch.cat([torch.tensor([1, T]), torch.randint(1, T + 1, (5,), generator=g)])
+    model = Recorder((7, 1, 3, 3), dtype=F64)
+    with torch.no_grad():
+        model.out.copy_(torch.randn(7, 1, 3, 3, generator=g, dtype=F64))    # a fixed, arbitrary ε_θ
+    betas = torch.linspace(1e-4, 0.2, T, dtype=F64)
+    weights, terms = [], []
+    for i in range(7):                                                       # one example at a time, by hand
+        ab = float(torch.prod(1 - betas[: int(t[i])]))                       # ᾱ_t = ∏_{s ≤ t} (1 − β_s)
+        snr = ab / (1 - ab)
+        weights.append(min(snr, gamma) / snr)
+        terms.append(float(((noise[i] - model.out[i].detach()) ** 2).mean()))        # ‖ε − ε_θ‖² / dim(x)
+    expected = sum(w * e for w, e in zip(weights, terms)) / 7
+    assert min(weights) < 1 and max(weights) == 1                           # both branches of the min are used
+    loss = D.ddpm_loss(model, s, x0, t=t, noise=noise, weighting="min_snr", gamma=gamma)
+    assert loss.ndim == 0
+    assert math.isclose(loss.item(), expected, rel_tol=1e-5)
+    # the default is L_simple, and min-SNR with γ ≥ every SNR_t is L_simple too
+    simple = float(((noise - model.out.detach()) ** 2).mean())
+    assert math.isclose(D.ddpm_loss(model, s, x0, t=t, noise=noise).item(), simple, rel_tol=1e-5)
+    big = float(s.snr.max()) * 2
+    assert math.isclose(D.ddpm_loss(model, s, x0, t=t, noise=noise, weighting="min_snr", gamma=big).item(),
+                        simple, rel_tol=1e-5)
+
+
+def test_min_snr_loss_at_a_near_zero_snr_and_bad_options():
+    s = D.schedule_from_betas(torch.tensor([0.1, 0.5, 1 - 1e-12], dtype=F64))  # SNR_3 ≈ 5e-13: w_3 = 1
+    model = Recorder((3, 2))
+    x0, noise = torch.randn(3, 2, generator=_gen(1)), torch.randn(3, 2, generator=_gen(2))
+    loss = D.ddpm_loss(model, s, x0, t=torch.tensor([3, 3, 3]), noise=noise, weighting="min_snr")
+    torch.testing.assert_close(loss, (noise ** 2).mean())
+    for kwargs, message in [(dict(weighting="snr"), "weighting must be one of"),
+                            (dict(weighting="min_snr", gamma=0.0), "gamma must be a finite number > 0"),
+                            (dict(weighting="min_snr", gamma=float("nan")), "gamma must be a finite number > 0"),
+                            (dict(weighting="min_snr", gamma=-1), "gamma must be a finite number > 0")]:
+        with pytest.raises(ValueError, match=message):
+            D.ddpm_loss(model, s, x0, **kwargs)
+
+
+def test_a_recipe_selects_the_weighting_and_survives_a_checkpoint_round_trip():
+    import dataclasses
+
+    from coursekit.recipes import Recipe, recipe
+
+    plain = recipe("digits")
+    assert plain.loss == {}                                                  # default: L_simple
+    weighted = recipe("digits", loss={"weighting": "min_snr", "gamma": 5.0})
+    s = weighted.build_schedule()
+    x0 = torch.randn(16, 1, 8, 8, generator=_gen(3))
+    model = Recorder((16, 1, 8, 8))
+    with torch.no_grad():
+        model.out.copy_(torch.randn(16, 1, 8, 8, generator=_gen(4)))
+    torch.manual_seed(5)
+    ours = weighted.loss_fn(s)(model, x0)
+    torch.manual_seed(5)
+    direct = D.ddpm_loss(model, s, x0, weighting="min_snr", gamma=5.0)
+    torch.manual_seed(5)
+    unweighted = plain.loss_fn(s)(model, x0)
+    assert torch.equal(ours, direct) and not torch.equal(ours, unweighted)
+    assert Recipe(**dataclasses.asdict(weighted)) == weighted                # what `coursekit ddpm` saves and reads
+
+
 def test_drop_labels():
     y = torch.arange(10).repeat(100)
     assert torch.equal(D.drop_labels(y, 0.0), y)

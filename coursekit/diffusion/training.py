@@ -4,6 +4,9 @@ Algorithm 1.2 (将生成建模转化为监督预测问题): regress x_{t−1} fr
     θ* = argmin_θ Σ_i Σ_t L(f_θ(x_t^{(i)}, t), x_{t−1}^{(i)}).
 DDPM Algorithm 1 (L_simple): predict the noise,
     L_simple = E_{x_0, ε, t ~ U(1, T)} ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖².
+Min-SNR-γ weighting (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting Strategy"):
+    L = E[ w_t ‖ε − ε_θ(x_t, t)‖² ],  w_t = min(SNR_t, γ) / SNR_t,  SNR_t = ᾱ_t / (1 − ᾱ_t),
+which lowers the weight of the small-t (high-SNR, nearly clean) steps, where predicting ε is hard and matters little.
 
 A denoiser is any module called as ``model(x_t, t)`` (or ``model(x_t, t, y)`` when conditional) with t a
 long tensor of shape (batch,) in 1..T. Labels equal to ``NULL_LABEL`` mean "no condition" (classifier-free
@@ -11,6 +14,8 @@ guidance trains one network for both).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +26,7 @@ from .forward import forward_step, q_sample
 from .schedule import Schedule
 
 NULL_LABEL = -1
+WEIGHTINGS = ("simple", "min_snr")
 
 
 def _random_t(s: Schedule, batch: int, device: torch.device, generator: torch.Generator | None) -> Tensor:
@@ -49,13 +55,21 @@ def _check_labels(y: Tensor | None, batch: int) -> None:
 
 def ddpm_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | None = None,
               noise: Tensor | None = None, y: Tensor | None = None, p_uncond: float = 0.0,
-              generator: torch.Generator | None = None) -> Tensor:
+              generator: torch.Generator | None = None, weighting: str = "simple", gamma: float = 5.0) -> Tensor:
     """L_simple (DDPM Algorithm 1, lines 2–5): mean over the batch of ‖ε − ε_θ(x_t, t)‖² / dim(x).
 
     t and ε are drawn (t ~ U{1..T}, ε ~ N(0, I)) unless given. The squared norm is averaged over the
     dimensions of x, the usual scaling that keeps the loss near 1 at initialisation whatever the image size.
     ``y`` (with ``p_uncond`` dropout) trains a conditional denoiser ε_θ(x_t, t, y).
+
+    ``weighting="min_snr"`` weights each example by w_t = min(SNR_t, γ) / SNR_t with SNR_t = ᾱ_t / (1 − ᾱ_t)
+    and γ = ``gamma`` (min-SNR-γ, Hang et al. 2023, for the ε target): w_t = 1 where SNR_t ≤ γ (noisy steps),
+    γ / SNR_t < 1 on the nearly clean ones. ``"simple"`` (the default) is L_simple, w_t = 1.
     """
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {', '.join(map(repr, WEIGHTINGS))}, got {weighting!r}")
+    if weighting == "min_snr" and not (isinstance(gamma, (int, float)) and math.isfinite(gamma) and gamma > 0):
+        raise ValueError(f"gamma must be a finite number > 0, got {gamma!r}")
     check_tensor("x0", x0, min_ndim=2)
     batch = x0.shape[0]
     _check_labels(y, batch)
@@ -68,7 +82,12 @@ def ddpm_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | No
     eps_pred = _call(model, x_t, t, y)                               # ε_θ(x_t, t)
     if eps_pred.shape != noise.shape:
         raise ValueError(f"model output must have the shape of x0 {tuple(x0.shape)}, got {tuple(eps_pred.shape)}")
-    return F.mse_loss(eps_pred.float(), noise.float())              # ‖ε − ε_θ‖², averaged
+    if weighting == "simple":
+        return F.mse_loss(eps_pred.float(), noise.float())          # ‖ε − ε_θ‖², averaged
+    per_example = (eps_pred.float() - noise.float()).pow(2).flatten(1).mean(1)   # ‖ε − ε_θ‖² / dim(x)
+    snr = s.snr.to(x0.device)[t - 1].float()                         # SNR_t = ᾱ_t / (1 − ᾱ_t)
+    w = gamma / snr.clamp(min=gamma)             # w_t = min(SNR_t, γ) / SNR_t = γ / max(SNR_t, γ) (no 0/0 at SNR 0)
+    return (w * per_example).mean()
 
 
 def sequence_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | None = None,
