@@ -10,7 +10,10 @@ So p(y | x) has three modes, and the per-pixel losses behave as the pix2pix pape
 
 :func:`saturation` measures it: (max − min over the channels) / 2, averaged over the stroke pixels; a target
 has 1, a white or grey stroke 0. :func:`palette_share` counts the outputs whose mean stroke colour is closer
-to one of the three colours than to white.
+to one of the three colours than to white. :func:`colour_spread` measures the spread of the outputs: the
+entropy of their colours (log₂ 3 ≈ 1.58 bits for the targets, 0 when every output has the same colour), and,
+given the digit labels, the entropy left within each digit, H(colour | digit): a model of p(y | x) keeps it
+near log₂ 3, a generator that picks one colour per input shape drives it towards 0.
 """
 
 from __future__ import annotations
@@ -77,6 +80,45 @@ def palette_share(images: Tensor, mask: Tensor) -> float:
     to_palette = torch.cdist(colours, PALETTE).min(dim=1).values
     to_white = (colours - WHITE).norm(dim=1)
     return float((to_palette < to_white).float().mean())
+
+
+COLOURS = torch.cat([PALETTE, WHITE[None]])    # what an output's mean stroke colour is binned to
+COLOUR_NAMES = PALETTE_NAMES + ("white",)
+
+
+def colour_shares(images: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Share of the images whose mean stroke colour is nearest to yellow, cyan, magenta, white: (4,), sum 1."""
+    check_tensor("images", images, ndim=4)
+    mask = stroke_mask(images) if mask is None else mask
+    nearest = torch.cdist(mean_stroke_colour(images, mask), COLOURS).argmin(dim=1)
+    return torch.bincount(nearest, minlength=len(COLOURS)).float() / len(images)
+
+
+def entropy_bits(p: Tensor) -> float:
+    """H(p) = −Σ_c p_c log₂ p_c in bits, with 0 · log 0 = 0."""
+    p = p[p > 0]
+    return max(0.0, float(-(p * p.log2()).sum()))      # max: no "−0.0" when one colour has p = 1
+
+
+def colour_spread(images: Tensor, mask: Tensor | None = None, groups: Tensor | None = None) -> float:
+    """The spread of the outputs' colours, in bits: H(colour) = −Σ_c p_c log₂ p_c over :func:`colour_shares`;
+    log₂ 3 ≈ 1.58 when the three colours are equally common (the targets), 0 when every output has one colour
+    (all white, as L1's median gives, or all yellow).
+
+    With ``groups`` (N,), e.g. the digit labels: H(colour | group) = Σ_g p(g) H(colour within g), the spread
+    left for similar inputs. The targets' colour is independent of x, so theirs stays near log₂ 3; a generator
+    that gives each digit its own single colour has H(colour) > 0 but H(colour | digit) = 0."""
+    check_tensor("images", images, ndim=4)
+    mask = stroke_mask(images) if mask is None else mask
+    if groups is None:
+        return entropy_bits(colour_shares(images, mask))
+    if groups.shape != (len(images),):
+        raise ValueError(f"groups must have shape ({len(images)},), got {tuple(groups.shape)}")
+    spread = 0.0
+    for g in groups.unique():
+        chosen = groups == g
+        spread += float(chosen.float().mean()) * entropy_bits(colour_shares(images[chosen], mask[chosen]))
+    return spread
 
 
 def to_grey(images: Tensor) -> Tensor:
