@@ -2,9 +2,12 @@
 
     python scripts/site.py                 # stage _build/site-src, then sphinx-build → _build/site
     python scripts/site.py --no-execute    # notebooks without outputs where no executed copy is cached
+    python scripts/site.py --jobs 2        # how many stale notebooks execute at once (default: CPUs, at most 4)
 
 Notebook outputs come from ``notebooks/execute.py``'s cache (``_build/executed``): a notebook whose executed copy
-is current is not run again, so a rebuild without changes does not retrain; a stale one is executed first.
+is current is not run again, so a rebuild without changes does not retrain; the stale ones are executed first,
+``--jobs`` at a time (each notebook trains on one thread). The cache is keyed by the notebook and every coursekit
+source, so a fresh clone, or any change to coursekit, executes all of them: about 13 CPU-minutes for both editions.
 The instructors' exercise answers (``docs/answers/``) are not published.
 """
 
@@ -19,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
@@ -73,14 +77,35 @@ def notebooks() -> list[tuple[str, dict[str, Path]]]:
 BADGE_IMAGE = re.compile(r"\[!\[([^\]]*)\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]")
 
 
-def stage_notebook(path: Path, run: bool) -> Path:
-    """Copy the executed notebook (or the plain one) into the site; the Colab badge becomes a text link (its
-    image lives on Google's server, and the site must not load anything from the network)."""
-    hit = execute.cached(path)
-    if hit is None and run:
-        print(f"site: executing {path.relative_to(ROOT)} (no current executed copy)", flush=True)
-        hit = execute.execute(path)
-    nb = json.loads((hit or path).read_text(encoding="utf-8"))
+def execute_stale(paths: list[Path], jobs: int) -> dict[Path, Path]:
+    """Execute, ``jobs`` at a time, the notebooks whose executed copy is missing or stale (notebooks/execute.py);
+    {notebook: its executed copy} for those."""
+    stale = [path for path in paths if execute.cached(path) is None]
+    if not stale:
+        return {}
+    start = time.monotonic()
+    print(f"site: executing {len(stale)} notebooks without a current executed copy, {jobs} at a time", flush=True)
+
+    def run(path: Path) -> Path:
+        began = time.monotonic()
+        out = execute.execute(path)
+        print(f"site: executed {path.relative_to(ROOT)} ({time.monotonic() - began:.0f} s)", flush=True)
+        return out
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:       # each job is a kernel process of its own
+        futures = [pool.submit(run, path) for path in stale]
+    failures = [str(future.exception()) for future in futures if future.exception() is not None]
+    if failures:                                              # reported once every notebook has run
+        raise SystemExit("site: a notebook failed, the site is not built:\n" + "\n".join(failures))
+    print(f"site: executed {len(stale)} notebooks in {time.monotonic() - start:.0f} s", flush=True)
+    return {path: future.result() for path, future in zip(stale, futures)}
+
+
+def stage_notebook(path: Path, executed: Path | None = None) -> Path:
+    """Copy the executed notebook (``executed``, else its current cached copy, else the plain one) into the site;
+    the Colab badge becomes a text link (its image lives on Google's server, and the site must not load anything
+    from the network)."""
+    nb = json.loads((executed or execute.cached(path) or path).read_text(encoding="utf-8"))
     badge, install = nb["cells"][0], nb["cells"][1]
     # the site keeps the Colab link, not the maintainers' note under it, and hides the Colab-only install cell
     badge["source"] = BADGE_IMAGE.sub(r"[\1]", "".join(badge["source"]).split("\n\n")[0])
@@ -148,7 +173,7 @@ def _favicon(path: Path) -> None:
     Image.fromarray((255 * np.clip(rgb, 0, 1)).astype(np.uint8)).save(path)
 
 
-def stage(run: bool) -> dict[str, dict[str, str]]:
+def stage(run: bool, jobs: int = 1) -> dict[str, dict[str, str]]:
     shutil.rmtree(STAGE, ignore_errors=True)
     shutil.copytree(SITE_CONF, STAGE, ignore=shutil.ignore_patterns("__pycache__"))
     _favicon(STAGE / "_static" / "favicon.png")
@@ -158,13 +183,14 @@ def stage(run: bool) -> dict[str, dict[str, str]]:
     shutil.copytree(Path(next(iter(mathjax.submodule_search_locations))) / "static" / "mathjax",
                     STAGE / "_static" / "mathjax")
     nbs = notebooks()
+    executed = execute_stale([path for _, paths in nbs for path in paths.values()], jobs) if run else {}
     twins: dict[str, dict[str, str]] = {}
     for lang in build.LANGS:
         (STAGE / lang).mkdir()
         (STAGE / lang / "index.md").write_text(landing(lang, nbs), encoding="utf-8")
     for _, paths in nbs:
         for lang, path in paths.items():
-            stage_notebook(path, run)
+            stage_notebook(path, executed.get(path))
             other = TEXT[lang]["other"]
             twins[f"{lang}/{path.stem}"] = {"page": f"{other}/{paths[other].stem}", "lang": other,
                                             "text": TEXT[lang]["switch"]}
@@ -187,10 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-execute", action="store_true",
                         help="do not execute notebooks lacking a current executed copy (they appear without outputs)")
+    parser.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, 4),
+                        help="stale notebooks executed at once (default: the CPUs, at most 4)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"output folder (default {OUT.relative_to(ROOT)})")
     args = parser.parse_args(argv)
     start = time.monotonic()
-    stage(run=not args.no_execute)
+    stage(run=not args.no_execute, jobs=max(1, args.jobs))
     staged_out = args.out.with_name(args.out.name + ".new")
     shutil.rmtree(staged_out, ignore_errors=True)
     env = dict(os.environ, PYTHONWARNINGS="ignore")

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 import posixpath
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "_ext"))
+import bilingual  # noqa: E402
+from zh_en_search import SearchChineseEnglish  # noqa: E402
 
 project = "深度生成模型 · Deep Generative Models"
 author = "coursekit"
@@ -46,25 +50,44 @@ html_title = "深度生成模型 · Deep Generative Models"
 html_static_path = ["_static"]
 html_favicon = "_static/favicon.png"                  # made by scripts/site.py (no request for /favicon.ico)
 html_css_files = ["course.css"]
+html_js_files = ["bilingual.js"]
 html_theme_options = {"show_toc_level": 2, "use_download_button": False, "use_fullscreen_button": False,
                       "home_page_in_toc": True}
 html_context = {"default_mode": "light"}
 html_last_updated_fmt = None
 html_show_sourcelink = False
 
+# --- search: Chinese as character bigrams, English stemmed (_ext/zh_en_search.py; no jieba) -----------------
+html_search_language = SearchChineseEnglish.lang
+
 # --- the language switch: every page links to its twin in the other language -------------------------------
 TWINS = json.loads((HERE / "twins.json").read_text(encoding="utf-8")) if (HERE / "twins.json").exists() else {}
+BILINGUAL = {"docs", "api"}                  # folders whose pages are written in both languages at once
 SWITCH = ('<div class="lang-switch" lang="{lang}"><a class="lang-switch-link" href="{href}" hreflang="{lang}">'
           "{text}</a></div>\n")
 
 
 def add_language_switch(app, pagename, templatename, context, doctree):
-    twin = TWINS.get(pagename)
-    if not twin or "body" not in context:
+    """A page of one language links to its twin in the other; a page in both languages (docs/, the API
+    reference) gets the switch that shows one language or both; zh/ pages declare lang="zh-CN"."""
+    if "body" not in context or doctree is None:
         return
-    href = posixpath.relpath(twin["page"], posixpath.dirname(pagename) or ".") + ".html"
-    context["body"] = SWITCH.format(lang=twin["lang"], href=href, text=twin["text"]) + context["body"]
+    twin = TWINS.get(pagename)
+    if twin:
+        href = posixpath.relpath(twin["page"], posixpath.dirname(pagename) or ".") + ".html"
+        context["body"] = SWITCH.format(lang=twin["lang"], href=href, text=twin["text"]) + context["body"]
+        if pagename.startswith("zh/"):
+            context["language"] = "zh-CN"
+    elif pagename.split("/")[0] in BILINGUAL:
+        context["body"] = bilingual.SWITCH + context["body"]
+
+
+def mark_bilingual_pairs(app, doctree, docname):
+    if docname.split("/")[0] in BILINGUAL:
+        bilingual.mark_pairs(doctree)
 
 
 def setup(app):
+    app.add_search_language(SearchChineseEnglish)
+    app.connect("doctree-resolved", mark_bilingual_pairs)
     app.connect("html-page-context", add_language_switch)

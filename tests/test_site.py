@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlparse
+from urllib.parse import quote, unquote, urljoin, urlparse
 
 import browser
 import pytest
@@ -130,11 +130,78 @@ def test_language_switch_lands_on_the_twin(site):
             assert unquote(urlparse(page.url).path) == f"/{name}.html"
 
 
+SHOWN_JS = """(lang) => Array.from(document.querySelectorAll(`.bilingual[lang="${lang}"]`))
+  .map(e => e.getClientRects().length > 0)"""
+HAN_JS = "(document.querySelector('article').innerText.match(/[\\u4e00-\\u9fff]/g) || []).length"
+
+
+def test_bilingual_pages_switch_language(site):
+    """docs/ and the API reference are written in both languages at once: their switch shows the Chinese halves,
+    the English halves (the choice is kept on the next page) or both; docs/notebooks.md's sections 中文 and
+    English follow it. A page of one language declares it (<html lang>)."""
+    bilingual = [p for p in pages() if p.split("/")[0] in ("docs", "api")]
+    assert "api/index.html" in bilingual and len(bilingual) >= 4
+    with browser.browser_page() as page:
+        for rel in bilingual:
+            page.goto(f"{site}/{rel}", wait_until="load")
+            assert page.locator(".bilingual-switch [data-show]").count() == 3, rel
+            assert page.locator('.bilingual[lang="zh"]').count() >= 1, rel        # at least the title is paired
+        page.goto(f"{site}/docs/instructor.html", wait_until="load")
+        n_zh, n_en = page.locator('.bilingual[lang="zh"]').count(), page.locator('.bilingual[lang="en"]').count()
+        assert n_zh == n_en >= 20, (n_zh, n_en)
+        both = page.evaluate(HAN_JS)
+        assert all(page.evaluate(SHOWN_JS, "zh")) and all(page.evaluate(SHOWN_JS, "en"))
+        page.click('.bilingual-switch [data-show="en"]')
+        assert not any(page.evaluate(SHOWN_JS, "zh")) and all(page.evaluate(SHOWN_JS, "en"))
+        assert page.evaluate(HAN_JS) < 0.2 * both                  # what is left: texts without a partner
+        page.goto(f"{site}/docs/notebooks.html", wait_until="load")    # the choice holds on the next page
+        assert page.locator('.bilingual-switch [data-show="en"]').get_attribute("aria-pressed") == "true"
+        assert not page.locator('section.bilingual[lang="zh"]').is_visible()
+        assert page.locator('section.bilingual[lang="en"]').is_visible()
+        page.click('.bilingual-switch [data-show="zh"]')
+        assert page.locator('section.bilingual[lang="zh"]').is_visible()
+        assert not page.locator('section.bilingual[lang="en"]').is_visible()
+        page.goto(f"{site}/docs/instructor.html", wait_until="load")
+        assert all(page.evaluate(SHOWN_JS, "zh")) and not any(page.evaluate(SHOWN_JS, "en"))
+        page.click('.bilingual-switch [data-show="both"]')
+        assert all(page.evaluate(SHOWN_JS, "zh")) and all(page.evaluate(SHOWN_JS, "en"))
+        for rel, lang in [(next(p for p in pages() if p.startswith("zh/")), "zh-CN"), ("en/index.html", "en")]:
+            page.goto(f"{site}/{rel}", wait_until="load")
+            assert page.evaluate("document.documentElement.lang") == lang, rel
+
+
+def _search(page, site: str, query: str) -> list[str]:
+    """The pages (paths) that the site's search lists for ``query``, once the search has finished."""
+    page.goto(f"{site}/search.html?q={quote(query)}", wait_until="load")
+    page.wait_for_function("() => (document.querySelector('#search-results .search-summary') || {}).innerText",
+                           timeout=30_000)
+    hrefs = page.evaluate("Array.from(document.querySelectorAll('#search-results li a')).map(a => a.href)")
+    return sorted({unquote(urlparse(h).path) for h in hrefs})
+
+
+def test_search_finds_english_and_chinese_terms(site):
+    """Chinese is indexed as character bigrams (site/_ext/zh_en_search.py): a term finds its unit's Chinese page,
+    every page listed holds the term, a term on no page finds nothing; English words are stemmed as before."""
+    twins = json.loads((REPO / "_build" / "site-src" / "twins.json").read_text(encoding="utf-8"))
+    with browser.browser_page() as page:
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        found = _search(page, site, "schedule")
+        assert any(p.startswith("/en/") for p in found), found
+        for term, unit in [("扩散", "04a"), ("变分自编码器", "03"), ("判别器", "05a"), ("扩散模型", "04b")]:
+            found = _search(page, site, term)
+            assert f"/{next(k for k in twins if k.startswith(f'zh/{unit}_'))}.html" in found, (term, found)
+            for path in found:            # the article (code included, as indexed) holds the whole term
+                page.goto(f"{site}{quote(path)}", wait_until="domcontentloaded")
+                assert term in page.evaluate("(document.querySelector('article') || document.body).textContent"), \
+                    (term, path)
+        assert _search(page, site, "量子纠缠态") == []               # AND of the bigrams, not any character
+        assert not errors, errors
+
+
 def test_search_and_chinese_pages(site, artifacts_dir):
     with browser.browser_page() as page:
-        page.goto(f"{site}/search.html?q=schedule", wait_until="load")
-        page.wait_for_selector("#search-results li, .search li", timeout=30_000)
-        assert page.locator("#search-results li, .search li").count() > 0
         page.goto(f"{site}/zh/index.html", wait_until="load")
         assert "课程地图" in page.inner_text("main")
         page.screenshot(path=str(artifacts_dir / "site_zh_index.png"))
