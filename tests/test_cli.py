@@ -56,7 +56,7 @@ NO_TORCH = {"grade"}            # units that train nothing (no --device / --thre
 # help texts still missing their default, to be completed by the unit's owner (remove the entry when done)
 PENDING_DEFAULTS = {("grade", "--student")}
 # what a command needs besides its defaults to get as far as checking --out ({ckpt}: a digits-cond checkpoint)
-NEEDS = {("ddpm", "sample"): ["--checkpoint", "{ckpt}"]}
+NEEDS = {("ddpm", "sample"): ["--checkpoint", "{ckpt}"], ("t2i", "sample"): ["--prompt", "七"]}
 
 
 def _positionals(parser) -> list[str]:
@@ -253,6 +253,21 @@ BAD: list[tuple[list[str], str]] = [
     (["grade", "autograde", "ddpm", "--workers", "0"], "--workers"),
     (["grade", "autograde", "ddpm", "--root", "{dir}"], "--root: expected a course folder with nbgrader_config.py"),
     (["grade", "scores", "ddpm", "--root", "{dir}/missing"], "--root: expected a course folder"),
+    # t2i
+    (["t2i", "train", "--steps", "0"], "--steps: expected a positive integer, got '0'"),
+    (["t2i", "train", "--seconds", "nan"], "--seconds: expected a finite number > 0, got 'nan'"),
+    (["t2i", "train", "--out", "{file}"], "--out: expected a folder"),
+    (["t2i", "sample"], "--prompt: expected at least one prompt"),
+    (["t2i", "sample", "--prompt", "7", "--n", "0"], "--n: expected a positive integer, got '0'"),
+    (["t2i", "sample", "--prompt", "7", "--guidance", "nan"], "--guidance: expected a finite number >= 0, got 'nan'"),
+    (["t2i", "sample", "--prompt", "7", "--guidance", "-1"], "--guidance: expected a finite number >= 0, got '-1'"),
+    (["t2i", "sample", "--prompt", "7", "--checkpoint", "{dir}/missing.pt"],
+     "--checkpoint: expected 'pretrained' or a file written by 'coursekit t2i train'"),
+    (["t2i", "sample", "--prompt", "7", "--checkpoint", "{ckpt}"],
+     "--checkpoint: path '{ckpt}' is not a text2image checkpoint (it holds 'mlp' model"),
+    (["t2i", "sample", "--prompt", "7", "--checkpoint", "{bad_random}"], "is not a text2image checkpoint (unreadable)"),
+    (["t2i", "sample", "--prompt", "7", "--checkpoint", "{bad_tensor}"], "(it holds Tensor;"),
+    (["t2i"], "expected a command: one of train, sample"),
     # the command line itself
     (["ddpm"], "expected a command: one of train, sample, demo"),
     (["gan"], "expected a command: one of mode-collapse, cgan, pix2pix, cyclegan"),

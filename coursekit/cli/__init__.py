@@ -4,6 +4,7 @@
     coursekit gan ...                     (gan.py)
     coursekit compare ...                 (compare.py)
     coursekit grade ...                   (grade.py)
+    coursekit t2i train|sample            (t2i.py)
 
 One convention for every unit (a new unit gets it by using the helpers below; ``tests/test_cli.py`` walks every
 sub-command the parser knows and checks it):
@@ -32,7 +33,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-UNITS = ("ddpm", "gan", "compare", "grade")
+UNITS = ("ddpm", "gan", "compare", "grade", "t2i")
 USAGE_EXIT, FAILURE_EXIT, INTERRUPT_EXIT = 2, 1, 130
 DEFAULT_THREADS = 1
 THREADS_HELP = ("CPU threads for torch (default: 1; these models are too small for intra-op threads to pay, and "
