@@ -133,3 +133,42 @@ def leaked(secrets: list[str], release_text: str) -> list[str]:
     import json
 
     return [s for s in (json.dumps(s)[1:-1] for s in secrets) if s in release_text]
+
+
+def generated_course(assignment: str):
+    """A module fixture: a course copy with ``assignment``'s release freshly generated (``make_course``)."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def generated(tmp_path_factory) -> Path:
+        return make_course(tmp_path_factory.mktemp(f"gen_{assignment}"), assignment)
+
+    return generated
+
+
+def assert_release_hides_the_solution(assignment: str, markers: tuple[str, ...], code_answers: int,
+                                      min_secrets: int = 30):
+    """The committed release of ``assignment`` holds none of the source's solution or hidden-test lines and none of
+    ``markers``, no stored output, ``code_answers`` code answer cells that raise NotImplementedError and one blank
+    written answer. Returns (source, release) notebooks for the module's own checks."""
+    source = solution(REPO, assignment)
+    text = (REPO / "assignments" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8")
+    secrets = release_secrets(source)
+    assert len(secrets) > min_secrets
+    found = leaked(secrets, text)
+    assert not found, found[:5]
+    for marker in ("BEGIN SOLUTION", "HIDDEN TESTS", "no_reference", *markers):
+        assert marker not in text, marker
+    nb = release(REPO, assignment)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    code, written = [c for c in answers if c.cell_type == "code"], [c for c in answers if c.cell_type == "markdown"]
+    assert len(code) == code_answers and all("raise NotImplementedError()" in c.source for c in code)
+    assert len(written) == 1 and written[0].source.strip() == "YOUR ANSWER HERE"
+    return source, nb
+
+
+def assert_blank_release_fails_every_test(generated: Path, assignment: str) -> None:
+    """``nbgrader validate --invert`` on the release: no test passes before the student writes anything."""
+    proc = nbgrader(generated, "validate", "--invert", f"assignments/{assignment}/{assignment}.ipynb")
+    assert "Success! The notebook does not pass any tests." in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]

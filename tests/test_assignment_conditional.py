@@ -5,7 +5,6 @@ fairness class: tests/test_fairness_conditional.py.)"""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import course
@@ -18,14 +17,7 @@ SOURCE = REPO / "solutions" / NAME / f"{NAME}.ipynb"
 RELEASE = REPO / "assignments" / NAME / f"{NAME}.ipynb"
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("gen")
-    shutil.copy2(REPO / "nbgrader_config.py", root)
-    shutil.copytree(REPO / "solutions" / NAME, root / "solutions" / NAME)
-    proc = course.nbgrader(root, "generate_assignment", NAME, "--force")
-    assert proc.returncode == 0, proc.stderr
-    return root
+generated = course.generated_course(NAME)
 
 
 def test_release_equals_generation(generated):
@@ -33,20 +25,7 @@ def test_release_equals_generation(generated):
 
 
 def test_release_leaks_nothing():
-    source = nbformat.read(SOURCE, as_version=4)
-    text = RELEASE.read_text(encoding="utf-8")
-    secret = course.release_secrets(source)
-    assert len(secret) > 30
-    leaked = course.leaked(secret, text)
-    assert not leaked, leaked[:5]
-    for marker in ("BEGIN SOLUTION", "HIDDEN TESTS", "6101", "6201", "6501", "no_reference", "median"):
-        assert marker not in text, marker
-    release = nbformat.read(RELEASE, as_version=4)
-    assert all(not c.get("outputs") for c in release.cells if c.cell_type == "code")
-    answers = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")]
-    code, written = [c for c in answers if c.cell_type == "code"], [c for c in answers if c.cell_type == "markdown"]
-    assert len(code) == 5 and all("raise NotImplementedError()" in c.source for c in code)
-    assert len(written) == 1 and written[0].source.strip() == "YOUR ANSWER HERE"
+    course.assert_release_hides_the_solution(NAME, ("6101", "6201", "6501", "median"), 5)
 
 
 def test_release_is_bilingual_and_locked():
@@ -75,5 +54,4 @@ def test_release_is_bilingual_and_locked():
 
 @pytest.mark.slow
 def test_validate_invert_passes_on_release(generated):
-    proc = course.nbgrader(generated, "validate", "--invert", f"assignments/{NAME}/{NAME}.ipynb")
-    assert "Success! The notebook does not pass any tests." in proc.stdout, proc.stdout + proc.stderr
+    course.assert_blank_release_fails_every_test(generated, NAME)

@@ -48,20 +48,7 @@ def test_release_equals_generation(generated):
 
 
 def test_release_leaks_nothing():
-    source = nbformat.read(SOURCE, as_version=4)
-    text = RELEASE.read_text(encoding="utf-8")                      # sources, outputs and metadata alike
-    secret = course.release_secrets(source)
-    assert len(secret) > 30
-    leaked = course.leaked(secret, text)
-    assert not leaked, leaked[:5]
-    for marker in ("BEGIN SOLUTION", "HIDDEN TESTS", "4101", "4105", "no_reference"):
-        assert marker not in text
-    release = nbformat.read(RELEASE, as_version=4)
-    assert all(not c.get("outputs") for c in release.cells if c.cell_type == "code")
-    answers = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")]
-    code, written = [c for c in answers if c.cell_type == "code"], [c for c in answers if c.cell_type == "markdown"]
-    assert len(code) == 6 and all("raise NotImplementedError()" in c.source for c in code)
-    assert len(written) == 1 and written[0].source.strip() == "YOUR ANSWER HERE"
+    course.assert_release_hides_the_solution("ddpm", ("4101", "4105"), 6)
 
 
 def test_release_is_bilingual_and_locked():
@@ -89,8 +76,7 @@ def test_release_is_bilingual_and_locked():
 
 @pytest.mark.slow
 def test_validate_invert_passes_on_release(generated):
-    proc = _nbgrader(generated, "validate", "--invert", "assignments/ddpm/ddpm.ipynb")
-    assert "Success! The notebook does not pass any tests." in proc.stdout, proc.stdout + proc.stderr
+    course.assert_blank_release_fails_every_test(generated, "ddpm")
 
 
 def test_config_timeouts_are_bounded():

@@ -18,9 +18,7 @@ RELEASE = REPO / "assignments" / NAME / f"{NAME}.ipynb"
 PARTS = {"test_d_loss": 2, "test_g_loss": 2, "test_step": 2, "test_experiment_ring": 2}
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    return course.make_course(tmp_path_factory.mktemp("gen"), NAME)
+generated = course.generated_course(NAME)
 
 
 def test_release_equals_generation(generated):
@@ -28,21 +26,11 @@ def test_release_equals_generation(generated):
 
 
 def test_release_leaks_nothing():
-    source = nbformat.read(SOURCE, as_version=4)
-    text = RELEASE.read_text(encoding="utf-8")
-    secret = course.release_secrets(source)
-    assert len(secret) > 40
-    leaked = course.leaked(secret, text)
-    assert not leaked, leaked[:5]
-    for marker in ("BEGIN SOLUTION", "HIDDEN TESTS", "5101", "5107", "no_reference", "_ref_step", "_Check"):
-        assert marker not in text, marker
+    source, _ = course.assert_release_hides_the_solution(NAME, ("5101", "5107", "_ref_step", "_Check"), 4,
+                                                         min_secrets=40)
     written = course.cell(source, "written").source
-    assert "D/(1 − D)" in written and written[20:80] not in text         # the model answer stays with the instructor
-    release = nbformat.read(RELEASE, as_version=4)
-    answers = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")]
-    assert len(answers) == 5
-    assert all("raise NotImplementedError()" in c.source for c in answers if c.cell_type == "code")
-    assert all(not c.get("outputs") for c in release.cells if c.cell_type == "code")
+    # the model answer stays with the instructor
+    assert "D/(1 − D)" in written and written[20:80] not in RELEASE.read_text(encoding="utf-8")
 
 
 def test_release_is_bilingual_and_locked():
@@ -84,5 +72,4 @@ def test_visible_tests_name_the_common_mistakes():
 def test_solution_validates_and_blank_fails(generated):
     done = course.nbgrader(generated, "validate", f"solutions/{NAME}/{NAME}.ipynb")
     assert "Success! Your notebook passes all the tests." in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
-    done = course.nbgrader(generated, "validate", "--invert", f"assignments/{NAME}/{NAME}.ipynb")
-    assert "Success! The notebook does not pass any tests." in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
+    course.assert_blank_release_fails_every_test(generated, NAME)
