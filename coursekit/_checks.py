@@ -118,3 +118,17 @@ def check_in_range(name: str, x: Tensor, low: float = -1.0, high: float = 1.0, t
             raise ValueError(f"{name} must lie in [{low:g}, {high:g}] (images scaled as data.load_digits does), "
                              f"got values in [{lo:.4g}, {hi:.4g}]")
     return x
+
+
+def check_count_and_labels(n: int | None, y: Tensor | None, device: torch.device) -> tuple[int, Tensor | None]:
+    """How many samples to draw: ``n``, or one per class label in ``y`` (moved to ``device``); both must agree."""
+    if y is not None:
+        if not isinstance(y, Tensor):
+            raise ValueError(f"y must be an integer tensor of class labels, got {type(y).__name__}")
+        if n is not None and n != y.shape[0]:
+            raise ValueError(f"n ({n}) must equal the number of labels y ({y.shape[0]})")
+        y = y.to(device)
+        n = y.shape[0]
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int (or give y), got {n!r}")
+    return n, y

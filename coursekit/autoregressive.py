@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_choice, check_in_range, check_int, check_tensor
+from ._checks import check_choice, check_count_and_labels, check_in_range, check_int, check_tensor
 
 DIGIT_LEVELS = 17          # scikit-learn's digits: intensities 0..16
 MASK_TYPES = ("A", "B")
@@ -239,15 +239,7 @@ class PixelCNN(nn.Module):
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         device = torch.device(device) if device is not None else next(self.parameters()).device
-        if y is not None:
-            if not isinstance(y, Tensor):
-                raise ValueError(f"y must be an integer tensor of class labels, got {type(y).__name__}")
-            if n is not None and n != y.shape[0]:
-                raise ValueError(f"n ({n}) must equal the number of labels y ({y.shape[0]})")
-            y = y.to(device)
-            n = y.shape[0]
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int (or give y), got {n!r}")
+        n, y = check_count_and_labels(n, y, device)
         self._check_y(y, n)
         was = self.training
         self.eval()

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_choice, check_in_range, check_int, check_tensor
+from ._checks import check_choice, check_count_and_labels, check_in_range, check_int, check_tensor
 from .autoregressive import DIGIT_LEVELS, from_levels, to_levels
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -277,15 +277,7 @@ class VAE(nn.Module):
         """z ~ p(z[| y]), then x from p_θ(x | z[, y]): the decoder mean (``mean=True``, the usual picture)
         or a draw of every pixel from its categorical (``mean=False``: independent pixels look noisy)."""
         device = next(self.parameters()).device
-        if y is not None:
-            if not isinstance(y, Tensor):
-                raise ValueError(f"y must be an integer tensor of class labels, got {type(y).__name__}")
-            if n is not None and n != y.shape[0]:
-                raise ValueError(f"n ({n}) must equal the number of labels y ({y.shape[0]})")
-            y = y.to(device)
-            n = y.shape[0]
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int (or give y), got {n!r}")
+        n, y = check_count_and_labels(n, y, device)
         self._check_y(y, n)
         was = self.training
         self.eval()
