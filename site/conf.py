@@ -14,6 +14,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
 import bilingual  # noqa: E402
+import docstrings  # noqa: E402
 from zh_en_search import SearchChineseEnglish  # noqa: E402
 
 project = "深度生成模型 · Deep Generative Models"
@@ -43,6 +44,7 @@ mathjax3_config = {"options": {"enableMenu": False}, "svg": {"fontCache": "globa
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_mock_imports: list[str] = []
+# the docstrings' indented formulas and code as literal blocks, |x| and a lone * escaped (_ext/docstrings.py)
 
 # --- look ---------------------------------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
@@ -89,5 +91,6 @@ def mark_bilingual_pairs(app, doctree, docname):
 
 def setup(app):
     app.add_search_language(SearchChineseEnglish)
+    app.connect("autodoc-process-docstring", docstrings.process_docstring)
     app.connect("doctree-resolved", mark_bilingual_pairs)
     app.connect("html-page-context", add_language_switch)
