@@ -260,3 +260,19 @@ def test_cli_train_then_sample_writes_a_titled_grid(tmp_path, capsys):
     saved = torch.load(tmp_path / "samples.pt", weights_only=True)
     assert saved["samples"].shape == (4, 1, 8, 8) and saved["prompts"] == ["一个粗的七", ""]
     assert (tmp_path / "samples.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_widget_redraws_on_a_new_prompt_and_w(model):
+    from coursekit.widgets.text2image import TextToImageExplorer
+
+    w = TextToImageExplorer(model, prompt="一个粗的七", n=8, lang="zh")
+    first = w.image.value
+    assert first[:4] == b"\x89PNG" and int(w.counts.argmax()) == 7
+    w.text.value = "a thin 3 slanted to the right"
+    assert w.image.value != first and int(w.counts.argmax()) == 3
+    second = w.image.value
+    w.slider.value = 0.0
+    assert w.image.value != second
+    assert "image/png" in w._repr_mimebundle_()
+    with pytest.raises(ValueError, match="lang must be one of"):
+        TextToImageExplorer(model, lang="fr")
