@@ -1,6 +1,7 @@
 """Unit 06's widgets in a real browser (JupyterLab + Chromium): the Chinese 06b (guidance-scale slider beside the
-measured trade-off curve) and the English 06c (PatchGAN layers and output position). Every cell runs, each
-control is moved, its figure must change, and no error or stderr output may appear. Screenshots under
+measured trade-off curve), the English 06c (PatchGAN layers and output position) and the Chinese 06d (text to
+image: a prompt typed into a text box, a guidance slider). Every cell runs, each control is moved or typed into,
+its figure must change, and no error or stderr output may appear. Screenshots under
 artifacts/. The plumbing is in tests/browser.py."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import browser
 REPO = Path(__file__).resolve().parent.parent
 GUIDANCE = REPO / "notebooks" / "zh" / "06b_条件生成式模型_条件扩散与无分类器引导.ipynb"
 PATCHGAN = REPO / "notebooks" / "en" / "06c_conditional_models_cgan_and_pix2pix.ipynb"
+TEXT2IMAGE = REPO / "notebooks" / "zh" / "06d_条件生成式模型_CycleGAN与文本生成图像.ipynb"
 
 pytestmark = browser.needs_browser
 
@@ -44,3 +46,25 @@ def test_patchgan_explorer_in_jupyterlab(tmp_path, artifacts_dir):
         box.scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts_dir / "browser_06c_en_patchgan.png"))
         browser.assert_no_error_output(page, "after moving the sliders")
+
+
+def test_text_to_image_prompt_box_in_jupyterlab(tmp_path, artifacts_dir):
+    with browser.jupyterlab(tmp_path, TEXT2IMAGE) as (base, token, rel), browser.browser_page() as page:
+        browser.open_and_run_all(page, base, token, rel, browser.code_cell_count(TEXT2IMAGE), timeout_s=420)
+        browser.assert_no_error_output(page, "after Run All")
+        box = page.locator(".widget-vbox", has=page.locator(".widget-text", has_text="提示词")).last
+        box.scroll_into_view_if_needed()
+        for prompt in ("a thin 3 slanted to the right", "画一个大的八"):
+            before = browser.image_src(box)
+            assert before, "the text-to-image explorer shows no figure"
+            field = box.locator(".widget-text input").first
+            field.click()
+            page.keyboard.press("Control+A")
+            page.keyboard.type(prompt)
+            page.keyboard.press("Enter")
+            browser.wait_src_change(box, before)
+        slider = box.locator(".widget-slider", has_text="引导强度 w").first
+        browser.move_slider_and_check_figure(page, box, slider, 0, "the text-to-image explorer (w = 0)")
+        box.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts_dir / "browser_06d_zh_text2image.png"))
+        browser.assert_no_error_output(page, "after typing prompts and moving the slider")

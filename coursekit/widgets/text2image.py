@@ -85,9 +85,13 @@ class TextToImageExplorer(_Figure):
         images, counts = self.samples()
         self.counts = counts
 
-        def draw(fig):
-            draw_images(fig.subplots(), images, None, nrow=8)
-            title = f"“{self.text.value}”" if self.text.value else EMPTY[self.lang]
-            fig.suptitle(f"{title}  ·  w = {float(self.slider.value):g}  ·  {reading(counts, self.lang)}", fontsize=9)
+        rows = (self.n + 7) // 8
+        height = 0.35 + 0.66 * rows
 
-        return _png(draw, (5.2, 1.6 + 0.65 * ((self.n + 7) // 8)), dpi=90)
+        def draw(fig):
+            draw_images(fig.add_axes((0.02, 0.02, 0.96, 1 - 0.4 / height)), images, None, nrow=8)
+            title = f"“{self.text.value}”" if self.text.value else EMPTY[self.lang]
+            fig.text(0.5, 1 - 0.17 / height, f"{title}  ·  w = {float(self.slider.value):g}  ·  "
+                     f"{reading(counts, self.lang)}", ha="center", va="center", fontsize=9)
+
+        return _png(draw, (5.2, height), dpi=90)
