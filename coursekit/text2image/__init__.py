@@ -90,14 +90,14 @@ def train(seconds: float | None = 180.0, steps: int | None = None, seed: int = 0
         return D.ddpm_loss(net, s, x0.repeat(r, 1, 1, 1), y=k.repeat(r))       # L_simple, Algorithm 1
 
     cpu0 = _cpu_seconds()
-    result = training.fit(bank, loss, (images, rows), steps=steps, seconds=seconds, batch_size=cfg["batch_size"] // r,
-                 lr=cfg["lr"], warmup=cfg["warmup"], grad_clip=None, ema_decay=cfg["ema_decay"], seed=seed,
-                 device=dev, progress=progress)
-    trained = result.model.model.eval()
+    result = training.fit(bank, loss, (images, rows), steps=steps, seconds=seconds,
+                          batch_size=cfg["batch_size"] // r, lr=cfg["lr"], warmup=cfg["warmup"], grad_clip=None,
+                          ema_decay=cfg["ema_decay"], seed=seed, device=dev, progress=progress)
+    trained = result.model.model.eval()                                  # the EMA weights
+    last = result.losses[-100:]
     trained.train_info = dict(steps=result.steps, seconds=round(result.seconds, 2),
                               cpu_seconds=round(_cpu_seconds() - cpu0, 2), threads=torch.get_num_threads(),
-                              device=str(dev), seed=seed, final_loss=float(sum(result.losses[-100:]) /
-                                                                         max(1, len(result.losses[-100:]))))
+                              device=str(dev), seed=seed, final_loss=sum(last) / max(1, len(last)))
     return trained
 
 
