@@ -276,3 +276,11 @@ def test_widget_redraws_on_a_new_prompt_and_w(model):
     assert "image/png" in w._repr_mimebundle_()
     with pytest.raises(ValueError, match="lang must be one of"):
         TextToImageExplorer(model, lang="fr")
+
+
+def test_cli_warns_about_a_long_prompt_in_one_line(tmp_path, capsys):
+    from coursekit.cli import main
+
+    assert main(["t2i", "sample", "--prompt", "thick " * 30 + "7", "--n", "1", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["coursekit t2i: warning: --prompt: prompts[0] has 31 known tokens; only the first 24 are used"]

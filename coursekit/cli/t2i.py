@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -85,7 +86,11 @@ def sample_command(args: argparse.Namespace) -> list[dict]:
     print(f"[t2i] {args.n} samples for each of {len(prompts)} prompt(s), guidance w = {args.guidance:g} ...",
           flush=True)
     start = time.perf_counter()
-    images = T.generate(model, prompts, n_per_prompt=args.n, guidance_scale=args.guidance, seed=args.seed).cpu()
+    with warnings.catch_warnings(record=True) as caught:                # a long prompt: one line, not a trace
+        warnings.simplefilter("always")
+        images = T.generate(model, prompts, n_per_prompt=args.n, guidance_scale=args.guidance, seed=args.seed).cpu()
+    for w in caught:
+        print(f"coursekit t2i: warning: --prompt: {w.message}", file=sys.stderr)
     seconds = time.perf_counter() - start
     label, _ = metrics.classify(images)
     readings = [torch.bincount(label[i * args.n:(i + 1) * args.n], minlength=10) for i in range(len(prompts))]
