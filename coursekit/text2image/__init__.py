@@ -7,6 +7,8 @@ The slides' text-to-image systems (Imagen, Stable Diffusion) in three pieces, ea
 - ``encoder.py``: a small transformer text encoder, trained from scratch together with
 - ``model.py``: the denoiser ε_θ(x_t, t, c), conditioned on the prompt vector c by FiLM.
 
+``evaluate.py`` measures what the model understood (the digit on held-out phrasings, the style words).
+
 Training is DDPM's Algorithm 1 with the caption in place of the class label, and the caption replaced by
 the empty prompt ∅ with probability p_uncond (classifier-free guidance); generation is Algorithm 2 with
 
