@@ -75,7 +75,7 @@ def sample_command(args: argparse.Namespace) -> list[dict]:
     from .. import metrics
     from .. import text2image as T
     from ..viz import setup_fonts
-    from ..widgets.text2image import save_prompt_grid
+    from ..viz.text2image import save_prompt_grid
 
     if not args.prompt:
         raise UsageError("--prompt: expected at least one prompt, e.g. --prompt \"一个粗的七\" (see coursekit t2i "
