@@ -7,7 +7,7 @@ coursekit.metrics (FD / floor in the shipped metric classifier's feature space; 
 samples classified as the asked digit). Training CPU seconds are process CPU time (one torch thread by default).
 
 Variants (``--variants``, comma-separated):
-- ``simple``: the recipe as it is (ε-prediction, L_simple, DDPM Algorithm 1);
+- ``simple``: the recipe with L_simple (ε-prediction, DDPM Algorithm 1; the digits recipes' default is min-SNR-5);
 - ``minsnr<γ>`` (e.g. ``minsnr5``, ``minsnr1``, ``minsnr20``): ddpm_loss(weighting="min_snr", gamma=γ), each
   example weighted by w_t = min(SNR_t, γ) / SNR_t, SNR_t = ᾱ_t / (1 − ᾱ_t) (Hang et al. 2023), via ``Recipe.loss``;
 - ``v``: v-prediction, target v = √ᾱ_t ε − √(1 − ᾱ_t) x_0; Algorithm 2 gets ε = √ᾱ_t v + √(1 − ᾱ_t) x_t;
@@ -30,6 +30,7 @@ import json
 import os
 import statistics
 import time
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -77,10 +78,10 @@ def shift(x0: Tensor) -> Tensor:
 def train_variant(r: Recipe, variant: str, steps: int, seed: int) -> tuple[nn.Module, D.Schedule, int]:
     """(ε_θ ready for Algorithm 2, schedule, optimiser steps) for one variant of recipe r."""
     if variant == "simple" or variant.startswith("minsnr"):
-        if variant != "simple":
-            r = r.with_changes(loss={"weighting": "min_snr", "gamma": float(variant[len("minsnr"):])})
-        result, s = r.train(steps=steps, seconds=None, seed=seed, progress=False)
+        loss = {} if variant == "simple" else {"weighting": "min_snr", "gamma": float(variant[len("minsnr"):])}
+        result, s = replace(r, loss=loss).train(steps=steps, seconds=None, seed=seed, progress=False)
         return result.model, s, result.steps
+    r = replace(r, loss={})                                          # v and shift: on top of L_simple
     s = r.build_schedule()
     base = r.loss_fn(s)
     if variant == "v":

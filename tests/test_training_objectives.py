@@ -153,9 +153,10 @@ def test_a_recipe_selects_the_weighting_and_survives_a_checkpoint_round_trip():
 
     from coursekit.recipes import Recipe, recipe
 
-    plain = recipe("digits")
-    assert plain.loss == {}                                                  # default: L_simple
-    weighted = recipe("digits", loss={"weighting": "min_snr", "gamma": 5.0})
+    assert recipe("ring8").loss == {}                                        # a recipe's default: L_simple
+    weighted = recipe("digits")                                              # the digits recipes weight by min-SNR-5
+    assert weighted.loss == recipe("digits-cond").loss == {"weighting": "min_snr", "gamma": 5.0}
+    plain = dataclasses.replace(weighted, loss={})
     s = weighted.build_schedule()
     x0 = torch.randn(16, 1, 8, 8, generator=_gen(3))
     model = Recorder((16, 1, 8, 8))
