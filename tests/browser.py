@@ -2,11 +2,13 @@
 Debian's Chromium via Playwright. Never runs ``playwright install``: it drives /usr/bin/chromium
 (scripts/setup.sh installs it as root).
 
+``through`` serves the notebook up to the last code cell that contains that text (the widget the test moves): the
+cells after it are the notebook tests' job (tests/test_notebooks.py runs every cell of both editions), so the
+browser test does not train their models a second time.
+
     pytestmark = browser.needs_browser
     def test_x(tmp_path, artifacts_dir):
-        with browser.jupyterlab(tmp_path, NOTEBOOK) as (base, token, rel), browser.browser_page() as page:
-            browser.open_and_run_all(page, base, token, rel, browser.code_cell_count(NOTEBOOK))
-            browser.assert_no_error_output(page)
+        with browser.notebook_in_lab(tmp_path, NOTEBOOK, through="Explorer(") as page:   # cells run, no error
             box = page.locator(".widget-vbox", has=page.locator(".widget-slider", has_text="…")).first
             browser.move_slider_and_check_figure(page, box, box.locator(".widget-slider").first, 5, "what")
 """
@@ -17,7 +19,6 @@ import contextlib
 import importlib.util
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -53,14 +54,26 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
     raise TimeoutError(f"JupyterLab did not answer {url} within {timeout:.0f} s")
 
 
+def _cells_through(notebook: Path, through: str | None) -> dict:
+    """The notebook's JSON, cut after the last code cell whose source contains ``through`` (None: whole)."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    if through is not None:
+        hits = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and through in "".join(c["source"])]
+        assert hits, f"no code cell of {notebook.name} contains {through!r}"
+        nb["cells"] = nb["cells"][:hits[-1] + 1]
+    return nb
+
+
 @contextlib.contextmanager
-def jupyterlab(tmp_path: Path, notebook: Path):
+def jupyterlab(tmp_path: Path, notebook: Path, through: str | None = None):
     """(base URL, token, notebook path relative to the server root) of a JupyterLab serving a copy of
-    ``notebook`` under its edition's folder (zh/ or en/: the folder tells coursekit which edition it is)."""
+    ``notebook`` (up to the last code cell containing ``through``) under its edition's folder (zh/ or en/: the
+    folder tells coursekit which edition it is)."""
     edition = notebook.parent.name
     root = tmp_path / "root"
     (root / edition).mkdir(parents=True)
-    shutil.copy(notebook, root / edition / notebook.name)
+    (root / edition / notebook.name).write_text(json.dumps(_cells_through(notebook, through), ensure_ascii=False),
+                                                encoding="utf-8")
     config = tmp_path / "jupyter-config"
     (config / "labconfig").mkdir(parents=True)
     # no "fetch news?" notification over the notebook
@@ -140,8 +153,8 @@ def move_slider_and_check_figure(page, box, slider, value: int, what: str) -> No
 
 
 
-def code_cell_count(notebook: Path) -> int:
-    return sum(c["cell_type"] == "code" for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"])
+def code_cell_count(notebook: Path, through: str | None = None) -> int:
+    return sum(c["cell_type"] == "code" for c in _cells_through(notebook, through)["cells"])
 
 
 def open_and_run_all(page, base: str, token: str, rel: str, n_cells: int, timeout_s: float = 420) -> None:
@@ -184,3 +197,13 @@ needs_browser = [
     pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
                        reason="needs the playwright Python package (.[dev])"),
 ]
+
+
+@contextlib.contextmanager
+def notebook_in_lab(tmp_path: Path, notebook: Path, through: str | None = None, timeout_s: float = 420):
+    """A Chromium page on JupyterLab with ``notebook`` (up to the last code cell containing ``through``) open, every
+    cell run (Run All Cells) and no error or stderr output: what each widget test starts from."""
+    with jupyterlab(tmp_path, notebook, through) as (base, token, rel), browser_page() as page:
+        open_and_run_all(page, base, token, rel, code_cell_count(notebook, through), timeout_s=timeout_s)
+        assert_no_error_output(page, "after Run All")
+        yield page

@@ -1,6 +1,6 @@
-"""A real browser on the Chinese diffusion notebook 04a: run every cell, move the β-schedule explorer's t slider
-and the denoising player's slider, check that each figure changed and that no error (or stderr) output appeared,
-and save screenshots under artifacts/. The plumbing is in tests/browser.py."""
+"""A real browser on the Chinese diffusion notebook 04a: run every cell up to the widget, move the β-schedule
+explorer's t slider and the denoising player's slider, check that each figure changed and that no error (or stderr)
+output appeared, and save screenshots under artifacts/. The plumbing is in tests/browser.py."""
 
 from __future__ import annotations
 
@@ -15,10 +15,7 @@ pytestmark = browser.needs_browser
 
 
 def test_chinese_notebook_widgets_in_jupyterlab(tmp_path, artifacts_dir):
-    with browser.jupyterlab(tmp_path, NOTEBOOK) as (base, token, rel), browser.browser_page() as page:
-        browser.open_and_run_all(page, base, token, rel, browser.code_cell_count(NOTEBOOK), timeout_s=420)
-        browser.assert_no_error_output(page, "after Run All")
-
+    with browser.notebook_in_lab(tmp_path, NOTEBOOK, through="DenoisingPlayer(") as page:
         # β-schedule explorer: the box with the "时间步 t" slider and the two schedule dropdowns
         explorer = page.locator(".widget-vbox", has=page.locator(".widget-dropdown", has_text="调度 A")).first
         explorer.scroll_into_view_if_needed()

@@ -1,7 +1,7 @@
-"""A real browser on the Chinese GAN notebook 05a: run every cell, press the live training panel's Train button and
-check that the picture (samples, D's decision surface, losses, gradient norm) changes while it trains and that
-the step count grows; switch the loss and k, train again; change the packing (new networks, step 0); no error
-(or stderr) output anywhere. Screenshots under artifacts/. The plumbing is in tests/browser.py."""
+"""A real browser on the Chinese GAN notebook 05a: run every cell up to the widget, press the live training panel's
+Train button and check that the picture (samples, D's decision surface, losses, gradient norm) changes while it
+trains and that the step count grows; switch the loss and k, train again; change the packing (new networks, step 0);
+no error (or stderr) output anywhere. Screenshots under artifacts/. The plumbing is in tests/browser.py."""
 
 from __future__ import annotations
 
@@ -34,10 +34,7 @@ def _wait_idle(panel, timeout_s: float = 120.0) -> None:
 
 
 def test_gan_training_panel_in_jupyterlab(tmp_path, artifacts_dir):
-    with browser.jupyterlab(tmp_path, NOTEBOOK) as (base, token, rel), browser.browser_page() as page:
-        browser.open_and_run_all(page, base, token, rel, browser.code_cell_count(NOTEBOOK), timeout_s=480)
-        browser.assert_no_error_output(page, "after Run All")
-
+    with browser.notebook_in_lab(tmp_path, NOTEBOOK, through="GANPanel(", timeout_s=480) as page:
         panel = (page.locator(".widget-vbox", has=page.locator("button", has_text="训练"))
                  .filter(has=page.locator(".widget-html")).filter(has=page.locator("img.widget-image")).last)
         panel.scroll_into_view_if_needed()
