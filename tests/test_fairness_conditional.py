@@ -1,7 +1,8 @@
 """The `conditional` assignment through the real nbgrader pipeline, and its fairness class: the reference scores
 full marks and the blank release zero; five correct submissions written independently of the reference (numpy,
-float64, one batched model call, other loss spellings, other import styles, allowed coursekit helpers) score full
-marks part by part; ten subtly wrong ones each lose exactly the part they break. One course copy, one
+float64, one batched model call, other loss spellings, other import styles, allowed coursekit helpers, own sampling
+loops and accuracy measurements for the experiment) score full marks part by part; twelve subtly wrong ones each
+lose exactly the part they break. One course copy, one
 `nbgrader autograde` call for every case (module-scoped fixture); scores come from the gradebook."""
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import course
 import pytest
 
 ASSIGNMENT = "conditional"
-PARTS = {"test_guidance": 2.0, "test_pix2pix": 2.0, "test_receptive": 2.0, "test_outsize": 2.0, "test_cyclegan": 2.0}
+PARTS = {"test_guidance": 2.0, "test_experiment_guidance": 2.0, "test_pix2pix": 2.0, "test_receptive": 2.0,
+         "test_outsize": 2.0, "test_cyclegan": 2.0}
 MANUAL = {"blur_answer": 0.0}                    # graded by hand in formgrader
 pytestmark = pytest.mark.slow
 
@@ -40,6 +42,27 @@ def guided_step(model, x_t, t, y, w, betas, alpha_bars, z):
     if t > 1:
         out = out + float(np.sqrt(beta)) * z
     return out
+''',
+        "experiment": '''
+import numpy as np
+from coursekit.metrics import digit_report
+
+def sample_digits(model, labels, w, schedule, seed):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(labels.shape[0], 1, 8, 8, generator=gen)
+    for t in np.arange(schedule.T, 0, -1):
+        noise = torch.randn(x.shape, generator=gen) if t > 1 else torch.zeros(x.shape)
+        x = guided_step(model, x, int(t), labels, w, schedule.betas, schedule.alpha_bars, noise)
+    return x.clamp(-1.0, 1.0)
+
+def accuracy_by_w(model, ws, seed, n_per_digit=20):
+    labels = torch.from_numpy(np.repeat(np.arange(10), n_per_digit)).long()
+    out = {}
+    for w in ws:
+        out[w] = digit_report(sample_digits(model, labels, w, SCHEDULE, seed), labels)["accuracy"]
+    return out
+
+W_CHOICE = 2.0
 ''',
         "pix2pix": '''
 import torch.nn.functional as nnf
@@ -94,6 +117,31 @@ def guided_step(model, x_t, t, y, w, betas, alpha_bars, z):
     x = (x_t.double() - (1 - a) / torch.sqrt(1 - ab) * eps) / torch.sqrt(a)
     sigma = torch.sqrt(betas.double()[t - 1]) if t != 1 else 0.0
     return (x + sigma * z.double()).float()
+''',
+        "experiment": '''
+def sample_digits(model, labels, w, schedule, seed):
+    rng = torch.Generator()
+    rng.manual_seed(seed)
+    x = torch.randn((len(labels), 1, 8, 8), generator=rng)
+    t = schedule.T
+    while t >= 1:
+        z = torch.randn(x.shape, generator=rng)
+        if t == 1:
+            z = z * 0
+        with torch.no_grad():
+            x = guided_step(model, x, t, labels, w, schedule.betas, schedule.alpha_bars, z)
+        t -= 1
+    return x
+
+def accuracy_by_w(model, ws, seed, n_per_digit=20):
+    labels = torch.arange(10).repeat(n_per_digit)
+    result = {}
+    for w in ws:
+        images = sample_digits(model, labels, w, SCHEDULE, seed)
+        result[w] = class_accuracy(images, labels)[0]
+    return result
+
+W_CHOICE = 2.5
 ''',
         "pix2pix": '''
 def pix2pix_generator_objective(G, D, x, y, lambda_l1=100.0):
@@ -151,6 +199,23 @@ def guided_step(model, x_t, t, y, w, betas, alpha_bars, z):
     mean = (x_t - beta / (1 - abar) ** 0.5 * eps) * (1 - beta) ** -0.5
     return mean + (z * beta ** 0.5 if t > 1 else torch.zeros_like(z))
 ''',
+        "experiment": '''
+import coursekit.metrics as M
+
+def sample_digits(model, labels, w, schedule, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(len(labels), 1, 8, 8, generator=g)
+    for t in reversed(range(1, schedule.T + 1)):
+        z = torch.randn(x.shape, generator=g)
+        x = guided_step(model, x, t, labels, w, schedule.betas, schedule.alpha_bars, z if t > 1 else 0 * z)
+    return x.detach().clamp(-1, 1)
+
+def accuracy_by_w(model, ws, seed, n_per_digit=20):
+    labels = torch.arange(10).repeat_interleave(n_per_digit)
+    return {w: M.class_accuracy(sample_digits(model, labels, w, SCHEDULE, seed), labels)[0] for w in ws}
+
+W_CHOICE = 3
+''',
         "pix2pix": '''
 from torch.nn.functional import binary_cross_entropy_with_logits as bce
 from coursekit import gan
@@ -202,6 +267,29 @@ def guided_step(model, x_t, t, y, w, betas, alpha_bars, z):
     alpha_bar = torch.prod(1 - betas[:t])
     x_prev = 1 / alpha.sqrt() * (x_t - (1 - alpha) / (1 - alpha_bar).sqrt() * e)
     return x_prev + (t > 1) * beta.sqrt() * z
+''',
+        "experiment": '''
+from coursekit import metrics
+
+def sample_digits(model, labels, w, schedule, seed):
+    g = torch.Generator().manual_seed(seed)
+    n = labels.numel()
+    x = torch.randn(n, 1, 8, 8, generator=g)
+    zs = torch.randn(schedule.T, n, 1, 8, 8, generator=g)       # z for every step drawn up front
+    zs[0] = 0.0                                                   # t = 1: no noise
+    for t in range(schedule.T, 0, -1):
+        x = guided_step(model, x, t, labels, w, schedule.betas, schedule.alpha_bars, zs[t - 1])
+    return x
+
+def accuracy_by_w(model, ws, seed, n_per_digit=20):
+    labels = torch.tensor([d for d in range(10) for _ in range(n_per_digit)])
+    acc = {}
+    for w in ws:
+        predicted, _ = metrics.classify(sample_digits(model, labels, w, SCHEDULE, seed))
+        acc[w] = (predicted == labels).float().mean().item()
+    return acc
+
+W_CHOICE = 3.0
 ''',
         "pix2pix": '''
 def pix2pix_generator_objective(G, D, x, y, lambda_l1=100.0):
@@ -258,6 +346,24 @@ def guided_step(model, x_t, t, y, w, betas, alpha_bars, z):
         out.add_(z * torch.sqrt(beta))
     return out
 ''',
+        "experiment": '''
+def sample_digits(model, labels, w, schedule, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.empty(labels.shape[0], 1, 8, 8).normal_(generator=g)
+    for i in range(schedule.T):
+        t = schedule.T - i
+        z = torch.zeros_like(x)
+        if t > 1:
+            z.normal_(generator=g)
+        x = guided_step(model, x, t, labels, float(w), schedule.betas.float(), schedule.alpha_bars.float(), z)
+    return x.clamp_(-1, 1)
+
+def accuracy_by_w(model, ws, seed, n_per_digit=20):
+    labels = torch.cat([torch.full((n_per_digit,), k, dtype=torch.long) for k in range(10)])
+    return {float(w): float(class_accuracy(sample_digits(model, labels, w, SCHEDULE, seed), labels)[0]) for w in ws}
+
+W_CHOICE = 2.0
+''',
         "pix2pix": '''
 def pix2pix_generator_objective(G, D, x, y, lambda_l1=100.0):
     fake = G(x)
@@ -310,6 +416,16 @@ WRONG: dict[str, tuple[str, str, tuple[str, ...]]] = {
                                       "eps = (1 + w) * eps_null - w * eps_cond"), ("test_guidance",)),
     "guidance_noise_at_1": ("guidance", ("return mean + math.sqrt(beta) * z if t > 1 else mean",
                                          "return mean + math.sqrt(beta) * z"), ("test_guidance",)),
+    # The experiment's hidden test runs the student's loop with the reference step in place of guided_step, so a
+    # bug in guided_step costs part 1 only (the two guidance entries above); these two break the loop itself.
+    "loop_skips_t1": ("experiment", ("for t in range(schedule.T, 0, -1):", "for t in range(schedule.T, 1, -1):"),
+                      ("test_experiment_guidance",)),
+    "samples_with_reference": ("experiment", (
+        "    g = torch.Generator().manual_seed(seed)\n",
+        "    from coursekit.diffusion import sample as _s\n"
+        "    return _s(model, schedule, (len(labels), 1, 8, 8), generator=torch.Generator().manual_seed(seed),\n"
+        "              y=labels, guidance_scale=w).clamp(-1, 1)\n"
+        "    g = torch.Generator().manual_seed(seed)\n"), ("test_experiment_guidance",)),
     "l1_without_lambda": ("pix2pix", ("return adversarial + lambda_l1 * (fake - y).abs().mean()",
                                       "return adversarial + (fake - y).abs().mean()"), ("test_pix2pix",)),
     "l1_wrong_dims": ("pix2pix", ("return adversarial + lambda_l1 * (fake - y).abs().mean()",
@@ -374,14 +490,14 @@ def _log(proc) -> str:
 
 def test_reference_full_marks_and_blank_zero(graded):
     scores, proc = graded
-    assert scores["reference"] == {**PARTS, **MANUAL, "total": 10.0}, _log(proc)
+    assert scores["reference"] == {**PARTS, **MANUAL, "total": 12.0}, _log(proc)
     assert all(v == 0 for v in scores["blank"].values()), scores["blank"]
 
 
 @pytest.mark.parametrize("name", list(CORRECT))
 def test_independent_correct_submissions_lose_nothing(graded, name):
     scores, proc = graded
-    assert scores[name] == {**PARTS, **MANUAL, "total": 10.0}, (scores[name], _log(proc))
+    assert scores[name] == {**PARTS, **MANUAL, "total": 12.0}, (scores[name], _log(proc))
 
 
 @pytest.mark.parametrize("name", list(WRONG))
