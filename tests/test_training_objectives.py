@@ -154,8 +154,9 @@ def test_a_recipe_selects_the_weighting_and_survives_a_checkpoint_round_trip():
     from coursekit.recipes import Recipe, recipe
 
     assert recipe("ring8").loss == {}                                        # a recipe's default: L_simple
-    weighted = recipe("digits")                                              # the digits recipes weight by min-SNR-5
-    assert weighted.loss == recipe("digits-cond").loss == {"weighting": "min_snr", "gamma": 5.0}
+    assert recipe("digits-cond").loss == {"weighting": "min_snr", "gamma": 5.0}   # the digits recipes: min-SNR
+    weighted = recipe("digits")
+    assert weighted.loss == {"weighting": "min_snr", "gamma": 10.0}
     plain = dataclasses.replace(weighted, loss={})
     s = weighted.build_schedule()
     x0 = torch.randn(16, 1, 8, 8, generator=_gen(3))
@@ -165,7 +166,7 @@ def test_a_recipe_selects_the_weighting_and_survives_a_checkpoint_round_trip():
     torch.manual_seed(5)
     ours = weighted.loss_fn(s)(model, x0)
     torch.manual_seed(5)
-    direct = D.ddpm_loss(model, s, x0, weighting="min_snr", gamma=5.0)
+    direct = D.ddpm_loss(model, s, x0, weighting="min_snr", gamma=10.0)
     torch.manual_seed(5)
     unweighted = plain.loss_fn(s)(model, x0)
     assert torch.equal(ours, direct) and not torch.equal(ours, unweighted)
