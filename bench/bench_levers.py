@@ -7,7 +7,8 @@ coursekit.metrics (FD / floor in the shipped metric classifier's feature space; 
 samples classified as the asked digit). Training CPU seconds are process CPU time (one torch thread by default).
 
 Variants (``--variants``, comma-separated):
-- ``simple``: the recipe with L_simple (ε-prediction, DDPM Algorithm 1; the digits recipes' default is min-SNR-5);
+- ``simple``: the recipe with L_simple (ε-prediction, DDPM Algorithm 1; the digits recipes now weight by min-SNR, γ = 5
+  conditional, γ = 10 unconditional);
 - ``minsnr<γ>`` (e.g. ``minsnr5``, ``minsnr1``, ``minsnr20``): ddpm_loss(weighting="min_snr", gamma=γ), each
   example weighted by w_t = min(SNR_t, γ) / SNR_t, SNR_t = ᾱ_t / (1 − ᾱ_t) (Hang et al. 2023), via ``Recipe.loss``;
 - ``v``: v-prediction, target v = √ᾱ_t ε − √(1 − ᾱ_t) x_0; Algorithm 2 gets ε = √ᾱ_t v + √(1 − ᾱ_t) x_t;
