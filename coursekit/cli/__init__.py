@@ -123,6 +123,18 @@ def device_name(text: str) -> str:
 # options every unit shares
 # ---------------------------------------------------------------------------------------------------------
 
+def files_only(command: Callable[[argparse.Namespace], object]) -> Callable[[argparse.Namespace], int]:
+    """A subcommand's ``func`` for a command that writes pictures: matplotlib draws to files (Agg, no display
+    needed), the command runs, exit status 0 (errors raise and the entry point turns them into one line)."""
+    def run(args: argparse.Namespace) -> int:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        command(args)
+        return 0
+    return run
+
+
 def add_device_options(p: argparse.ArgumentParser) -> None:
     """``--device`` and ``--threads`` (the one default, 1 thread, applied by :func:`main`)."""
     p.add_argument("--device", type=device_name, default=None,

@@ -29,6 +29,7 @@ from . import (
     add_seed_option,
     at_least,
     check_out_dir,
+    files_only,
     nonnegative_float,
     positive_float,
     positive_int,
@@ -228,16 +229,6 @@ def demo_command(args: argparse.Namespace) -> dict[str, float]:
 # argparse
 # ---------------------------------------------------------------------------------------------------------
 
-def _run(command):
-    def run(args: argparse.Namespace) -> int:
-        import matplotlib
-
-        matplotlib.use("Agg")                   # files only: works without a display
-        command(args)
-        return 0
-    return run
-
-
 def _training_options(p: argparse.ArgumentParser, conditional_default: bool, out_default: str) -> None:
     from ..recipes import RECIPES
 
@@ -275,7 +266,7 @@ def register(subparsers) -> None:
     p = sub.add_parser("train", help="train a DDPM and save a checkpoint",
                        description="Train a DDPM (Algorithm 1) with a recipe and save --out/checkpoint.pt.")
     _training_options(p, conditional_default=False, out_default="runs/ddpm")
-    p.set_defaults(func=_run(train_command))
+    p.set_defaults(func=files_only(train_command))
 
     p = sub.add_parser("sample", help="sample a checkpoint, write PNGs and print metrics",
                        description="Sample a checkpoint (Algorithm 2), write samples.pt, samples.png and "
@@ -288,10 +279,10 @@ def register(subparsers) -> None:
                         "checkpoint's folder)")
     add_seed_option(p, 1, "sampling")
     add_device_options(p)
-    p.set_defaults(func=_run(sample_command))
+    p.set_defaults(func=files_only(sample_command))
 
     p = sub.add_parser("demo", help="train then sample, about a minute on a 2-core CPU",
                        description="Train then sample in one go (about a minute on a 2-core CPU).")
     _training_options(p, conditional_default=True, out_default="runs/ddpm-demo")
     _sampling_options(p, 500)
-    p.set_defaults(func=_run(demo_command))
+    p.set_defaults(func=files_only(demo_command))

@@ -26,6 +26,7 @@ from . import (
     add_out_option,
     add_seed_option,
     check_out_dir,
+    files_only,
     nonnegative_float,
     positive_float,
     positive_int,
@@ -109,16 +110,6 @@ def sample_command(args: argparse.Namespace) -> list[dict]:
     return report
 
 
-def _run(command):
-    def run(args: argparse.Namespace) -> int:
-        import matplotlib
-
-        matplotlib.use("Agg")                   # files only: works without a display
-        command(args)
-        return 0
-    return run
-
-
 def register(subparsers) -> None:
     parser = subparsers.add_parser("t2i", help="text to image: train a prompt → digit model, sample prompts",
                                    description=__doc__)
@@ -134,7 +125,7 @@ def register(subparsers) -> None:
     add_out_option(p, "runs/t2i", "checkpoint.pt")
     add_seed_option(p, 0)
     add_device_options(p)
-    p.set_defaults(func=_run(train_command))
+    p.set_defaults(func=files_only(train_command))
 
     p = sub.add_parser("sample", help="draw images for prompts, write a PNG grid titled with the prompts",
                        description="Draw --n images for each --prompt (Algorithm 2 with classifier-free guidance), "
@@ -151,4 +142,4 @@ def register(subparsers) -> None:
     add_out_option(p, "runs/t2i", "samples.png and samples.pt")
     add_seed_option(p, 0, "sampling")
     add_device_options(p)
-    p.set_defaults(func=_run(sample_command))
+    p.set_defaults(func=files_only(sample_command))
