@@ -27,7 +27,7 @@ import hashlib
 import io
 import math
 import os
-import resource
+import time
 from pathlib import Path
 
 import torch
@@ -54,8 +54,7 @@ ASSET_SHA256 = "7a87334f83f199337780ca3d40c8f26e18986a53543a715bac07336b2a9d118c
 
 
 def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return time.process_time()          # user + system CPU of this process, every platform (no Unix-only resource)
 
 
 def train(seconds: float | None = 180.0, steps: int | None = None, seed: int = 0,
