@@ -10,7 +10,7 @@ bash scripts/setup.sh
 .venv/bin/ruff check coursekit tests bench scripts site
 workers=${COURSEKIT_TEST_WORKERS:-2}
 parallel=()
-[ "$workers" -gt 1 ] && parallel=(-n "$workers" --dist loadgroup)
+[ "$workers" -gt 1 ] && parallel=(-n "$workers" --dist loadscope)
 .venv/bin/python -m pytest -q "${parallel[@]}" -m "not site" --durations=25 "$@"
 status=0
 .venv/bin/python -m pytest -q -m site "$@" || status=$?

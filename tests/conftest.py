@@ -49,14 +49,22 @@ def artifacts_dir() -> Path:
     return path
 
 
-def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (``-n 2 --dist loadgroup``, as scripts/test.sh runs the suite): the tests of one module
-    stay on one worker, so a module-scoped fixture (a graded nbgrader course, a trained model) is built once; the
-    notebook executions are the exception, each its own group, so both cores run notebooks."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        module = item.module.__name__ if item.module else item.nodeid.split("::")[0]
-        alone = item.get_closest_marker("notebooks") and item.originalname in ("test_notebook_runs",
-                                                                              "test_notebook_runs_like_colab")
-        item.add_marker(pytest.mark.xdist_group(item.nodeid if alone else module))
+@pytest.hookimpl(optionalhook=True)              # a hook of pytest-xdist: `-p no:xdist` must still work
+def pytest_xdist_make_scheduler(config, log):
+    """With pytest-xdist (``-n 2 --dist loadscope``, as scripts/test.sh runs the suite): a module's tests run on one
+    worker, one after another, so a module-scoped fixture (a graded nbgrader course, a trained model) is built once;
+    each notebook execution is a unit of its own, so both cores run notebooks.
+
+    A scheduler rather than ``xdist_group`` marks: with pytest 9.2, xdist 3.8's loadgroup renames ``item._nodeid``,
+    which pytest no longer reads, so every group was split across both workers and each module fixture was built
+    twice (measured in CI: every fairness class graded twice, about 17 worker-minutes)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            name = nodeid.split("::")[-1]
+            if name.startswith(("test_notebook_runs[", "test_notebook_runs_like_colab[")):
+                return nodeid                                    # each notebook execution alone
+            return nodeid.split("::", 1)[0]                      # otherwise the module
+
+    return ByModule(config, log)
