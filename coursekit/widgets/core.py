@@ -29,6 +29,13 @@ class _Figure:
     def refresh(self) -> None:
         self.image.value = self._render()
 
+    def _cached(self, key: int, draw: Callable, figsize: tuple[float, float], dpi: int = 72) -> bytes:
+        """The PNG of frame ``key``, drawn once: moving back to a state already seen costs nothing."""
+        frames = self.__dict__.setdefault("_frames", {})
+        if key not in frames:
+            frames[key] = _png(draw, figsize, dpi)
+        return frames[key]
+
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
         bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
@@ -52,12 +59,11 @@ class _Figure:
 class _Player(_Figure):
     """A replay of stored frames: Play button + frame slider (linked in the browser) + caption + image.
 
-    Subclasses draw frame ``self.slider.value`` in ``_render``; frames are drawn once and cached in ``_frames``,
-    so moving the slider never calls a model again.
+    Subclasses draw frame ``self.slider.value`` in ``_render`` through ``_cached``, so moving the slider never
+    calls a model again.
     """
 
     def _controls(self, n: int, value: int, interval_ms: int, frame_label: str, play_label: str) -> None:
-        self._frames: dict[int, bytes] = {}
         self.slider = W.IntSlider(value=value, min=0, max=n - 1, step=1, description=frame_label,
                                   continuous_update=True, layout=W.Layout(width="420px"))
         self.play = W.Play(value=value, min=0, max=n - 1, step=1, interval=interval_ms, description=play_label)
@@ -67,11 +73,6 @@ class _Player(_Figure):
         self.slider.observe(lambda _c: self.refresh(), names="value")
         self.widget = W.VBox([W.HBox([self.play, self.slider, self.caption]), self.image])
         self.refresh()
-
-    def _cached(self, i: int, draw: Callable, figsize: tuple[float, float], dpi: int) -> bytes:
-        if i not in self._frames:
-            self._frames[i] = _png(draw, figsize, dpi)
-        return self._frames[i]
 
 
 def _check_lang(lang: str) -> str:

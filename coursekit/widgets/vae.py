@@ -114,7 +114,6 @@ class BetaExplorer(_Figure):
                                        description=_text("beta", lang), readout_format=".4g",
                                        continuous_update=False, style={"description_width": "90px"},
                                        layout=W.Layout(width="460px"))
-        self._frames: dict[int, bytes] = {}
         self.image = W.Image(format="png")
         self.slider.observe(lambda _c: self.refresh(), names="value")
         self.widget = W.VBox([self.slider, self.image])
@@ -127,7 +126,5 @@ class BetaExplorer(_Figure):
 
     def _render(self) -> bytes:
         i = self.index()
-        if i not in self._frames:
-            self._frames[i] = _png(lambda fig: V.draw_beta_panel(fig, self.runs, i, self.x_show, self.lang,
-                                                                 self.n_samples), (9.0, 4.4))
-        return self._frames[i]
+        return self._cached(i, lambda fig: V.draw_beta_panel(fig, self.runs, i, self.x_show, self.lang,
+                                                             self.n_samples), (9.0, 4.4))
