@@ -237,7 +237,8 @@ def _run_ddpm(budget: Budget, st: _Setup) -> Row:
     (samples, labels), sample_clock = _timed(lambda: r.draw(model, s, st.n_samples, seed=st.seed * 1000 + 5),
                                              st.device)
     variance = r.sample.get("variance", "beta")
-    bound = D.variational_bound(model, s, st.x_test, y=st.y_test, variance=variance, generator=st.generator(6))
+    bound = D.variational_bound(model, s, st.x_test, y=st.y_test, variance=variance, generator=st.generator(6),
+                                prediction=r.prediction)
     w = r.sample.get("guidance_scale", 1.0)
     guided = f", guidance w = {w:g}" if w != 1.0 else ""
     net = "MLP" if r.model.get("kind") == "mlp" else "U-Net"

@@ -172,3 +172,27 @@ def test_cli(capsys, tmp_path):
     assert "cVAE" in printed and (tmp_path / "compare.md").read_text(encoding="utf-8").strip() == printed.strip()
     assert {"compare.json", "vae.png", "cvae.png"} <= {p.name for p in tmp_path.iterdir()}
     assert main(["compare", "--quick", "--only", "flow"]) == 2          # one line on stderr (tests/test_cli.py)
+
+
+def test_bound_of_an_x0_model_is_the_bound_of_the_eps_model_it_implies():
+    """variational_bound(prediction="x0") uses μ_θ = μ̃_t(x̂_0, x_t): fed the x̂_0 an ε-model implies, it must
+    give that ε-model's bound term by term (same draws of x_t)."""
+
+    class Eps(torch.nn.Module):
+        def forward(self, x_t, t):
+            return 0.5 * torch.tanh(x_t) + 0.01 * t.view(-1, 1, 1, 1)
+
+    class X0(torch.nn.Module):
+        def __init__(self, s):
+            super().__init__()
+            self.s, self.eps = s, Eps()
+
+        def forward(self, x_t, t):
+            a = self.s.alpha_bars[t - 1].view(-1, 1, 1, 1).float()
+            return (x_t - (1 - a).sqrt() * self.eps(x_t, t)) / a.sqrt()
+
+    s = D.make_schedule("linear", T=50, beta_end=0.2)
+    x0 = load_digits("test")[0][:3]
+    ours = D.variational_bound(X0(s), s, x0, prediction="x0", generator=torch.Generator().manual_seed(1))
+    theirs = D.variational_bound(Eps(), s, x0, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(ours.steps, theirs.steps, rtol=1e-3, atol=1e-3)

@@ -91,15 +91,17 @@ class VariationalBound:
 @torch.no_grad()
 def variational_bound(model: nn.Module, s: Schedule, x0: Tensor, *, y: Tensor | None = None,
                       levels: int = DIGIT_LEVELS, variance: str = "beta", batch_size: int = 512,
-                      generator: torch.Generator | None = None) -> VariationalBound:
+                      generator: torch.Generator | None = None, prediction: str = "eps") -> VariationalBound:
     """DDPM's bound L (Ho et al. 2020, eq. 5) for an ε-prediction model, term by term, per example.
 
     x0: images (N, …) on the ``levels``-level grid in [−1, 1] (the digits: 17 levels). ``variance`` is the
     reverse-process σ_t² used for sampling: "beta" (β_t) or "beta_tilde" (β̃_t). At t = 1 the decoder uses
     σ_1² = β_1 either way (β̃_1 = 0 would make it a point mass). Costs T model calls per example.
+    ``prediction="x0"``: the model predicts x̂_0, and μ_θ = μ̃_t(x̂_0, x_t) (the same mean as Algorithm 2 uses).
     """
     check_tensor("x0", x0, min_ndim=2)
     check_choice("variance", variance, ("beta", "beta_tilde"))
+    check_choice("prediction", prediction, ("eps", "x0"))
     if x0.device != s.device:
         raise ValueError(f"x0 is on {x0.device} but the schedule is on {s.device}; use s.to({x0.device!s})")
     if y is not None and (not isinstance(y, Tensor) or y.shape != (x0.shape[0],) or y.is_floating_point()):
@@ -112,7 +114,7 @@ def variational_bound(model: nn.Module, s: Schedule, x0: Tensor, *, y: Tensor | 
             xb = x0[start:start + batch_size]
             yb = None if y is None else y[start:start + batch_size]
             priors.append(_prior_term(s, xb))
-            steps.append(_step_terms(model, s, xb, yb, levels, variance, generator))
+            steps.append(_step_terms(model, s, xb, yb, levels, variance, generator, prediction))
     finally:
         model.train(was_training)
     return VariationalBound(prior=torch.cat(priors), steps=torch.cat(steps), dims=x0[0].numel())
@@ -126,7 +128,7 @@ def _prior_term(s: Schedule, x0: Tensor) -> Tensor:
 
 
 def _step_terms(model: nn.Module, s: Schedule, x0: Tensor, y: Tensor | None, levels: int, variance: str,
-                generator: torch.Generator | None) -> Tensor:
+                generator: torch.Generator | None, prediction: str = "eps") -> Tensor:
     batch = x0.shape[0]
     sigma_sq = (s.betas if variance == "beta" else s.posterior_variance).double().tolist()
     betas, alphas = s.betas.double().tolist(), s.alphas.double().tolist()
@@ -141,9 +143,12 @@ def _step_terms(model: nn.Module, s: Schedule, x0: Tensor, y: Tensor | None, lev
         noise = torch.randn(x0.shape, device=x0.device, dtype=x0.dtype, generator=generator)
         x_t = q_sample(s, x0, t, noise)                                          # x_t ~ q(x_t | x_0)
         t_in.fill_(t)
-        eps = model(x_t, t_in) if y is None else model(x_t, t_in, y)            # ε_θ(x_t, t)
+        out_t = model(x_t, t_in) if y is None else model(x_t, t_in, y)          # ε_θ(x_t, t) or x̂_0
         x_td = x_t.double()
-        mu_theta = (x_td - betas[i] / sqrt_1m_ab[i] * eps.double()) / math.sqrt(alphas[i])   # μ_θ(x_t, t)
+        if prediction == "x0":
+            mu_theta = coef_x0[i] * out_t.double() + coef_xt[i] * x_td           # μ̃_t(x̂_0, x_t)
+        else:
+            mu_theta = (x_td - betas[i] / sqrt_1m_ab[i] * out_t.double()) / math.sqrt(alphas[i])   # μ_θ(x_t, t)
         if t == 1:                                                               # L_0 = −log p_θ(x_0 | x_1)
             log_p = discretized_gaussian_log_likelihood(x0d, mu_theta, math.sqrt(betas[0]), levels)
             out[:, 0] = -log_p.flatten(1).sum(1)

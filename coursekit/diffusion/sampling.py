@@ -8,6 +8,10 @@
     6: return x_0
 
 σ_t² is β_t ("beta", DDPM's fixed-large choice) or β̃_t ("beta_tilde", fixed-small).
+
+A network trained to predict x_0 instead of ε (``ddpm_loss(prediction="x0")``) samples with the same loop:
+its x̂_0 gives the ε of line 4 as ε = (x_t − √ᾱ_t x̂_0) / √(1 − ᾱ_t), which is the same as stepping to the
+posterior mean μ̃_t(x̂_0, x_t) = √ᾱ_{t−1} β_t/(1 − ᾱ_t) x̂_0 + √α_t (1 − ᾱ_{t−1})/(1 − ᾱ_t) x_t.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from .schedule import Schedule
 from .training import NULL_LABEL
 
 VARIANCES = ("beta", "beta_tilde")
-PREDICTIONS = ("eps", "x_prev")
+PREDICTIONS = ("eps", "x0", "x_prev")
 
 
 def _sigma_squared(s: Schedule, variance: str) -> Tensor:
@@ -90,6 +94,8 @@ def sample(model: nn.Module, s: Schedule, shape: Sequence[int], variance: str = 
 
     - ``y`` (labels, shape (batch,)) conditions the model; ``guidance_scale`` w mixes the conditional and
       unconditional predictions as ε̃ = ε_θ(x_t, t, ∅) + w (ε_θ(x_t, t, y) − ε_θ(x_t, t, ∅)) (w = 1: no guidance).
+    - ``prediction="x0"`` samples a model that predicts x̂_0 (``ddpm_loss(prediction="x0")``): each step goes to
+      the posterior mean μ̃_t(x̂_0, x_t) + σ_t z, which is line 4 with ε = (x_t − √ᾱ_t x̂_0) / √(1 − ᾱ_t).
     - ``prediction="x_prev"`` samples a model trained with Algorithm 1.2: x_{t−1} = f_θ(x_t, t) + σ_t z.
     - ``clip_denoised`` clips x̂_0 to [−1, 1] and steps with the posterior mean μ̃_t(x̂_0, x_t) (identical
       to line 4 when nothing is clipped; the DDPM code does this for images).
@@ -146,6 +152,10 @@ def sample(model: nn.Module, s: Schedule, shape: Sequence[int], variance: str = 
             if prediction == "x_prev":
                 x_next = out                                                    # μ = f_θ(x_t, t)
                 eps = x0_hat = None
+            elif prediction == "x0":                                            # the network's x̂_0 directly
+                x0_hat = out.clamp(-1.0, 1.0) if clip_denoised else out
+                x_next = coef_x0[i] * x0_hat + coef_xt[i] * x                   # μ̃_t(x̂_0, x_t)
+                eps = (x - sqrt_alpha_bars[i] * x0_hat) / sqrt_one_minus_alpha_bars[i] if record else None
             elif clip_denoised:
                 x0_hat = ((x - sqrt_one_minus_alpha_bars[i] * out) / sqrt_alpha_bars[i]).clamp_(-1.0, 1.0)
                 x_next = coef_x0[i] * x0_hat + coef_xt[i] * x                   # μ̃_t(x̂_0, x_t)

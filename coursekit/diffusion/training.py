@@ -7,6 +7,9 @@ DDPM Algorithm 1 (L_simple): predict the noise,
 Min-SNR-γ weighting (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting Strategy"):
     L = E[ w_t ‖ε − ε_θ(x_t, t)‖² ],  w_t = min(SNR_t, γ) / SNR_t,  SNR_t = ᾱ_t / (1 − ᾱ_t),
 which lowers the weight of the small-t (high-SNR, nearly clean) steps, where predicting ε is hard and matters little.
+Predicting x_0 instead of ε (``prediction="x0"``): the network outputs x̂_0 and the loss is ‖x_0 − x̂_0‖², which
+is ‖ε − ε̂‖² · SNR_t for the ε̂ it implies (x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε); min-SNR-γ then weights it by
+w_t = min(SNR_t, γ), the same weighting of the ε-error as above, with another output for the network to learn.
 
 A denoiser is any module called as ``model(x_t, t)`` (or ``model(x_t, t, y)`` when conditional) with t a
 long tensor of shape (batch,) in 1..T. Labels equal to ``NULL_LABEL`` mean "no condition" (classifier-free
@@ -27,6 +30,7 @@ from .schedule import Schedule
 
 NULL_LABEL = -1
 WEIGHTINGS = ("simple", "min_snr")
+TARGETS = ("eps", "x0")
 
 
 def _random_t(s: Schedule, batch: int, device: torch.device, generator: torch.Generator | None) -> Tensor:
@@ -55,7 +59,8 @@ def _check_labels(y: Tensor | None, batch: int) -> None:
 
 def ddpm_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | None = None,
               noise: Tensor | None = None, y: Tensor | None = None, p_uncond: float = 0.0,
-              generator: torch.Generator | None = None, weighting: str = "simple", gamma: float = 5.0) -> Tensor:
+              generator: torch.Generator | None = None, weighting: str = "simple", gamma: float = 5.0,
+              prediction: str = "eps") -> Tensor:
     """L_simple (DDPM Algorithm 1, lines 2–5): mean over the batch of ‖ε − ε_θ(x_t, t)‖² / dim(x).
 
     t and ε are drawn (t ~ U{1..T}, ε ~ N(0, I)) unless given. The squared norm is averaged over the
@@ -65,9 +70,15 @@ def ddpm_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | No
     ``weighting="min_snr"`` weights each example by w_t = min(SNR_t, γ) / SNR_t with SNR_t = ᾱ_t / (1 − ᾱ_t)
     and γ = ``gamma`` (min-SNR-γ, Hang et al. 2023, for the ε target): w_t = 1 where SNR_t ≤ γ (noisy steps),
     γ / SNR_t < 1 on the nearly clean ones. ``"simple"`` (the default) is L_simple, w_t = 1.
+
+    ``prediction="x0"``: the network predicts x̂_0 and the loss is ‖x_0 − x̂_0‖² / dim(x), weighted by
+    w_t = min(SNR_t, γ) under ``"min_snr"`` (Hang et al.'s weight for the x_0 target; the same weighting of the
+    implied ε-error as the ε form). Sample such a model with ``diffusion.sample(..., prediction="x0")``.
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {', '.join(map(repr, WEIGHTINGS))}, got {weighting!r}")
+    if prediction not in TARGETS:
+        raise ValueError(f"prediction must be one of {', '.join(map(repr, TARGETS))}, got {prediction!r}")
     if weighting == "min_snr" and not (isinstance(gamma, (int, float)) and math.isfinite(gamma) and gamma > 0):
         raise ValueError(f"gamma must be a finite number > 0, got {gamma!r}")
     check_tensor("x0", x0, min_ndim=2)
@@ -79,14 +90,18 @@ def ddpm_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | No
     x_t = q_sample(s, x0, t, noise)                                  # √ᾱ_t x_0 + √(1 − ᾱ_t) ε
     if y is not None:
         y = drop_labels(y, p_uncond, generator)
-    eps_pred = _call(model, x_t, t, y)                               # ε_θ(x_t, t)
-    if eps_pred.shape != noise.shape:
-        raise ValueError(f"model output must have the shape of x0 {tuple(x0.shape)}, got {tuple(eps_pred.shape)}")
+    pred = _call(model, x_t, t, y)                                   # ε_θ(x_t, t), or x̂_0 for prediction="x0"
+    if pred.shape != noise.shape:
+        raise ValueError(f"model output must have the shape of x0 {tuple(x0.shape)}, got {tuple(pred.shape)}")
+    target = noise if prediction == "eps" else x0
     if weighting == "simple":
-        return F.mse_loss(eps_pred.float(), noise.float())          # ‖ε − ε_θ‖², averaged
-    per_example = (eps_pred.float() - noise.float()).pow(2).flatten(1).mean(1)   # ‖ε − ε_θ‖² / dim(x)
+        return F.mse_loss(pred.float(), target.float())             # ‖ε − ε_θ‖² (or ‖x_0 − x̂_0‖²), averaged
+    per_example = (pred.float() - target.float()).pow(2).flatten(1).mean(1)      # ‖ε − ε_θ‖² / dim(x)
     snr = s.snr.to(x0.device)[t - 1].float()                         # SNR_t = ᾱ_t / (1 − ᾱ_t)
-    w = gamma / snr.clamp(min=gamma)             # w_t = min(SNR_t, γ) / SNR_t = γ / max(SNR_t, γ) (no 0/0 at SNR 0)
+    if prediction == "x0":
+        w = snr.clamp(max=gamma)                                     # w_t = min(SNR_t, γ)
+    else:
+        w = gamma / snr.clamp(min=gamma)         # w_t = min(SNR_t, γ) / SNR_t = γ / max(SNR_t, γ) (no 0/0 at SNR 0)
     return (w * per_example).mean()
 
 
