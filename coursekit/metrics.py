@@ -152,6 +152,35 @@ def digit_report(images: Tensor, labels: Tensor | None = None) -> dict[str, floa
     return report
 
 
+def _nearest_train_distance(images: Tensor) -> Tensor:
+    """Euclidean pixel distance from each image to its nearest digit of the train split."""
+    train = load_digits("train")[0].flatten(1).double()
+    return torch.cdist(images.detach().cpu().flatten(1).double(), train).min(dim=1).values
+
+
+@lru_cache(maxsize=1)
+def copy_threshold() -> float:
+    """The 5th percentile of the test digits' distances to their nearest train digit: a real digit the model
+    never saw is this close to a train digit only 5 % of the time."""
+    return float(_nearest_train_distance(load_digits("test")[0]).quantile(0.05))
+
+
+def memorisation_report(images: Tensor) -> dict[str, float]:
+    """How close samples sit to the training digits, beside the unseen test digits (the FD against the train
+    split cannot tell a model that copies its training set from one that generalises):
+
+    - ``near_copy_rate``: fraction of samples closer to a train digit than ``copy_threshold()`` (unseen real
+      digits: 0.05 by construction; a model that only replays its training set: 1.0);
+    - ``nn_median``: median distance to the nearest train digit (test digits: ``nn_median_test``).
+    """
+    check_tensor("images", images, min_ndim=2)
+    if images[0].numel() != 64:
+        raise ValueError(f"images must be 8×8 digits (64 values each), got shape {tuple(images.shape)}")
+    d = _nearest_train_distance(images.reshape(-1, 64))
+    return {"near_copy_rate": float((d < copy_threshold()).double().mean()), "nn_median": float(d.median()),
+            "nn_median_test": float(_nearest_train_distance(load_digits("test")[0]).median())}
+
+
 # ---------------------------------------------------------------------------------------------------------
 # 2-D sets
 # ---------------------------------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ def test_demo_on_digits_prints_the_metrics(tmp_path, capsys):
     assert "digits-cond" in out
     accuracy, ratio = _value(out, "class accuracy (asked digit)"), _value(out, "FD / floor")
     assert 0 <= accuracy <= 1 and ratio > 0
+    assert 0 <= _value(out, "near copies of train digits (unseen digits: 0.05)") <= 1
     assert _value(out, "Fréchet distance (FD)") / _value(out, "FD floor (real test vs train)") == pytest.approx(
         ratio, rel=2e-3)                                          # 4 significant digits printed
     saved = torch.load(tmp_path / "samples.pt")

@@ -106,3 +106,18 @@ def test_two_d_metrics_on_real_data():
     assert cover["modes"] == 8 and cover["high_quality"] > 95
     report = metrics.toy_report(ring, "ring8")
     assert report["swd"] < 3 * report["swd_floor"] + 0.02
+
+
+def test_memorisation_report_tells_copies_from_unseen_digits():
+    from coursekit.data import load_digits
+
+    train, test = load_digits("train")[0], load_digits("test")[0]
+    unseen = metrics.memorisation_report(test)               # the threshold is these digits' 5th percentile
+    assert 0.04 <= unseen["near_copy_rate"] <= 0.06
+    assert unseen["nn_median"] == unseen["nn_median_test"] > 1.0
+    copies = metrics.memorisation_report(train[:200])         # a model that replays its training set
+    assert copies["near_copy_rate"] == 1.0 and copies["nn_median"] == 0.0
+    noisy = metrics.memorisation_report((train[:200] + 0.5 * torch.randn(200, 1, 8, 8)).clamp(-1, 1))
+    assert noisy["near_copy_rate"] < 0.5                     # pixel noise of σ = 0.5 is no copy any more
+    with pytest.raises(ValueError, match="images must be 8×8 digits"):
+        metrics.memorisation_report(torch.zeros(3, 1, 4, 4))

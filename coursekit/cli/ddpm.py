@@ -185,6 +185,7 @@ def _sample(args: argparse.Namespace, model, r, info: dict, out: Path) -> dict[s
         if r.data == "digits":
             x = x.clamp(-1, 1)
             report = metrics.digit_report(x, labels)
+            report["near_copies"] = metrics.memorisation_report(x)["near_copy_rate"]   # FD cannot see copying
             viz.save_image_grid(stage("samples.png"), x[:100], nrow=10 if r.conditional else None, scale=6,
                                 title="columns: asked digit 0–9" if r.conditional else None)
         else:
@@ -199,7 +200,8 @@ def _sample(args: argparse.Namespace, model, r, info: dict, out: Path) -> dict[s
 
     names = {"accuracy": "class accuracy (asked digit)", "confidence": "classifier confidence",
              "fd": "Fréchet distance (FD)", "fd_floor": "FD floor (real test vs train)",
-             "fd_ratio": "FD / floor", "swd": "sliced Wasserstein", "swd_floor": "SWD floor (data vs data)",
+             "fd_ratio": "FD / floor", "near_copies": "near copies of train digits (unseen digits: 0.05)",
+             "swd": "sliced Wasserstein", "swd_floor": "SWD floor (data vs data)",
              "modes": "modes covered", "n_modes": "modes in the data", "high_quality": "high-quality samples (%)"}
     rows = [(names.get(k, k), v) for k, v in report.items()]
     if "guidance_scale" in {**r.sample, **overrides} and r.conditional:
