@@ -156,7 +156,8 @@ def test_a_recipe_selects_the_weighting_and_survives_a_checkpoint_round_trip():
     assert recipe("ring8").loss == {}                                        # a recipe's default: L_simple
     assert recipe("digits-cond").loss == {"weighting": "min_snr", "gamma": 5.0}   # the digits recipes: min-SNR
     weighted = recipe("digits")
-    assert weighted.loss == {"weighting": "min_snr", "gamma": 10.0}
+    assert weighted.loss == {"weighting": "min_snr", "gamma": 10.0} and weighted.prediction == "x0"
+    assert recipe("digits-cond").prediction == "eps"
     plain = dataclasses.replace(weighted, loss={})
     s = weighted.build_schedule()
     x0 = torch.randn(16, 1, 8, 8, generator=_gen(3))
@@ -166,7 +167,7 @@ def test_a_recipe_selects_the_weighting_and_survives_a_checkpoint_round_trip():
     torch.manual_seed(5)
     ours = weighted.loss_fn(s)(model, x0)
     torch.manual_seed(5)
-    direct = D.ddpm_loss(model, s, x0, weighting="min_snr", gamma=10.0)
+    direct = D.ddpm_loss(model, s, x0, weighting="min_snr", gamma=10.0, prediction="x0")
     torch.manual_seed(5)
     unweighted = plain.loss_fn(s)(model, x0)
     assert torch.equal(ours, direct) and not torch.equal(ours, unweighted)
@@ -292,3 +293,45 @@ def test_ddpm_loss_refuses_a_model_with_the_wrong_output_shape():
 
     with pytest.raises(ValueError, match="model output must have the shape of x0"):
         D.ddpm_loss(Wrong(), D.make_schedule("linear", T=10), torch.randn(4, 2))
+
+
+@pytest.mark.parametrize("weighting", ["simple", "min_snr"])
+def test_x0_prediction_loss_is_the_hand_computation(weighting):
+    """prediction="x0": ‖x_0 − x̂_0‖² / dim(x), weighted by min(SNR_t, γ) under min-SNR (Hang et al.)."""
+    betas = torch.linspace(0.02, 0.4, 12, dtype=F64)
+    s = D.schedule_from_betas(betas)
+    model = Recorder((7, 2, 3))
+    with torch.no_grad():
+        model.out.copy_(torch.randn(7, 2, 3, generator=_gen(11)))
+    x0, noise = torch.randn(7, 2, 3, generator=_gen(12)), torch.randn(7, 2, 3, generator=_gen(13))
+    t = torch.tensor([1, 2, 4, 6, 8, 10, 12])
+    gamma = 2.0
+    expected = 0.0
+    for i in range(7):
+        ab = float(torch.prod(1 - betas[: int(t[i])]))
+        w = min(ab / (1 - ab), gamma) if weighting == "min_snr" else 1.0
+        expected += w * float(((x0[i] - model.out[i].detach()) ** 2).mean()) / 7
+    loss = D.ddpm_loss(model, s, x0, t=t, noise=noise, weighting=weighting, gamma=gamma, prediction="x0")
+    assert math.isclose(loss.item(), expected, rel_tol=1e-5)
+    x_t = model.inputs[0][0]                                                 # the model saw x_t, not x_0
+    torch.testing.assert_close(x_t, D.q_sample(s, x0, t, noise).to(x_t.dtype))
+    with pytest.raises(ValueError, match="prediction must be one of 'eps', 'x0'"):
+        D.ddpm_loss(model, s, x0, prediction="v")
+
+
+def test_a_recipe_draws_with_its_own_prediction():
+    """Recipe.draw runs Algorithm 2 for what the network predicts: an x0 recipe steps to μ̃_t(x̂_0, x_t)."""
+    import dataclasses
+
+    from coursekit.recipes import recipe, scaled_linear
+
+    r = recipe("digits").with_changes(schedule=scaled_linear(20), model={"hidden": 16, "depth": 1})
+    torch.manual_seed(0)
+    model = r.build_model().eval()
+    x, _ = r.draw(model, r.build_schedule(), 6, seed=4)
+    s = r.build_schedule()
+    as_x0 = D.sample(model, s, (6, 1, 8, 8), generator=_gen(4), prediction="x0")
+    as_eps = D.sample(model, s, (6, 1, 8, 8), generator=_gen(4), prediction="eps")
+    assert torch.equal(x, as_x0) and not torch.allclose(x, as_eps)
+    eps_r = dataclasses.replace(r, prediction="eps")
+    assert torch.equal(eps_r.draw(model, s, 6, seed=4)[0], as_eps)
