@@ -7,21 +7,34 @@ coursekit.metrics (FD / floor in the shipped metric classifier's feature space; 
 samples classified as the asked digit). Training CPU seconds are process CPU time (one torch thread by default).
 
 Variants (``--variants``, comma-separated):
-- ``simple``: the recipe with L_simple (ε-prediction, DDPM Algorithm 1; the digits recipes now weight by min-SNR, γ = 5
+- ``simple``: the recipe with L_simple (DDPM Algorithm 1 for ε; the digits recipes now weight by min-SNR, γ = 5
   conditional, γ = 10 unconditional);
 - ``minsnr<γ>`` (e.g. ``minsnr5``, ``minsnr1``, ``minsnr20``): ddpm_loss(weighting="min_snr", gamma=γ), each
-  example weighted by w_t = min(SNR_t, γ) / SNR_t, SNR_t = ᾱ_t / (1 − ᾱ_t) (Hang et al. 2023), via ``Recipe.loss``;
+  example's ε-error weighted by w_t = min(SNR_t, γ) / SNR_t, SNR_t = ᾱ_t / (1 − ᾱ_t) (Hang et al. 2023), via
+  ``Recipe.loss``;
+- a prefix ``eps:`` or ``x0:`` (e.g. ``eps:minsnr10``, ``x0:minsnr10``, ``x0:simple``) sets what the network
+  predicts (``Recipe.prediction``: ε, or x_0 with ddpm_loss(prediction="x0") and Algorithm 2 stepping to
+  μ̃_t(x̂_0, x_t)); without a prefix the recipe's own (``digits``: x0, ``digits-cond``: eps);
 - ``v``: v-prediction, target v = √ᾱ_t ε − √(1 − ᾱ_t) x_0; Algorithm 2 gets ε = √ᾱ_t v + √(1 − ᾱ_t) x_t;
 - ``shift``: each training digit moved by −1, 0 or +1 pixel in each direction (border filled with −1).
-``v`` and ``shift`` live only here (they lost at 4,000 steps, see docs/ddpm-cli.md); the min-SNR option is the
-package's own.
+- ``recipe``: the recipe as it is;
+- ``centre``: the recipe's loss on per-pixel centred data, (x − μ) / σ with μ the per-pixel train mean and σ the
+  overall std, samples mapped back by x σ + μ (the slides' x_0 in [−1, 1] becomes this centred x_0);
+- ``cosine``: the recipe with the cosine β schedule (Nichol & Dhariwal 2021) of the same T;
+- ``T<n>`` (e.g. ``T100``): the recipe with a chain of n steps, β scaled by 1000/n (``recipes.scaled_linear``).
+``v``, ``shift`` and ``centre`` live only here (v and shift lost at 4,000 steps, centring gained too little to
+change the slides' data space, see docs/ddpm-cli.md); min-SNR and x0 are the package's own options.
 
     python bench/bench_levers.py --recipe digits-cond --steps 12957 --seeds 0,1,2 --variants simple,minsnr5
     python bench/bench_levers.py --recipe digits --steps 15846 --variants simple,minsnr1,minsnr5,minsnr20
     python bench/bench_levers.py --recipe digits --steps 4000 --seeds 0,1 --variants simple,minsnr5,v,shift
+    python bench/bench_levers.py --recipe digits --variants eps:minsnr10,x0:minsnr10,x0:minsnr5
 
 Prints one line per finished row (and appends it to ``--jsonl`` if given), then the table and the median and range
-of FD / floor per variant. Asserts nothing.
+of FD / floor per variant. Beside the FD against the train split (the course's metric) each row gives the FD against
+the unseen test split (``FDtest/fl``, same floor) and the near-copy rate of ``metrics.memorisation_report`` (% of
+samples closer to a training digit than 95 % of unseen test digits are; real unseen digits: 5 %): a model that
+replays its training digits scores well on the first and badly on the other two. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +44,7 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import torch
@@ -39,7 +53,8 @@ from torch import Tensor, nn
 
 from coursekit import diffusion as D
 from coursekit import metrics
-from coursekit.recipes import Recipe, recipe
+from coursekit.data import load_digits
+from coursekit.recipes import Recipe, recipe, scaled_linear
 from coursekit.train import fit, seed_everything
 
 
@@ -76,62 +91,109 @@ def shift(x0: Tensor) -> Tensor:
     return padded[torch.arange(n)[:, None, None], 0, rows, cols].unsqueeze(1)
 
 
-def train_variant(r: Recipe, variant: str, steps: int, seed: int) -> tuple[nn.Module, D.Schedule, int]:
-    """(ε_θ ready for Algorithm 2, schedule, optimiser steps) for one variant of recipe r."""
-    if variant == "simple" or variant.startswith("minsnr"):
-        loss = {} if variant == "simple" else {"weighting": "min_snr", "gamma": float(variant[len("minsnr"):])}
-        result, s = replace(r, loss=loss).train(steps=steps, seconds=None, seed=seed, progress=False)
-        return result.model, s, result.steps
-    r = replace(r, loss={})                                          # v and shift: on top of L_simple
+def centred(x: Tensor) -> tuple[Tensor, Tensor, float]:
+    """Per-pixel centring: ((x − μ) / σ, μ, σ) with μ the per-pixel mean of x and σ its overall std."""
+    mu, sigma = x.mean(0, keepdim=True), float(x.std())
+    return (x - mu) / sigma, mu, sigma
+
+
+def train_variant(r: Recipe, variant: str, steps: int, seed: int
+                  ) -> tuple[nn.Module, D.Schedule, int, Callable[[Tensor], Tensor]]:
+    """(the network for Algorithm 2, schedule, optimiser steps, the map from sampled x to pixel space) for one
+    variant of recipe r (r.prediction says what the network predicts)."""
+    keep = lambda x: x                                               # noqa: E731 (samples are pixels already)
+    if variant in ("recipe", "simple", "cosine") or variant.startswith(("T", "minsnr")):
+        if variant == "simple" or variant.startswith("minsnr"):
+            r = replace(r, loss={} if variant == "simple" else {"weighting": "min_snr",
+                                                                "gamma": float(variant[len("minsnr"):])})
+        elif variant == "cosine":
+            r = replace(r, schedule={"name": "cosine", "T": r.schedule["T"]})
+        elif variant.startswith("T"):
+            r = replace(r, schedule=scaled_linear(int(variant[1:])))
+        result, s = r.train(steps=steps, seconds=None, seed=seed, progress=False)
+        return result.model, s, result.steps, keep
     s = r.build_schedule()
-    base = r.loss_fn(s)
-    if variant == "v":
-        loss = ((lambda m, x0, y: v_loss(m, s, x0, y, r.p_uncond)) if r.conditional
-                else (lambda m, x0: v_loss(m, s, x0)))
-    elif variant == "shift":
-        loss = (lambda m, x0, y: base(m, shift(x0), y)) if r.conditional else (lambda m, x0: base(m, shift(x0)))
+    data, post = r.training_data(), keep
+    if variant == "centre":                                          # the recipe's loss on centred pixels
+        x, mu, sigma = centred(data[0])
+        data, post = (x, *data[1:]), (lambda out: out * sigma + mu)
+        loss = r.loss_fn(s)
     else:
-        raise ValueError(f"unknown variant {variant!r} (simple, minsnr<γ>, v, shift)")
+        r = replace(r, loss={})                                      # v and shift: on top of L_simple
+        base = r.loss_fn(s)
+        if variant == "v":
+            loss = ((lambda m, x0, y: v_loss(m, s, x0, y, r.p_uncond)) if r.conditional
+                    else (lambda m, x0: v_loss(m, s, x0)))
+        elif variant == "shift":
+            loss = (lambda m, x0, y: base(m, shift(x0), y)) if r.conditional else (lambda m, x0: base(m, shift(x0)))
+        else:
+            raise ValueError(f"unknown variant {variant!r} (recipe, simple, minsnr<γ>, v, shift, centre, cosine, "
+                             f"T<steps>)")
     seed_everything(seed)                                            # as Recipe.train: the seed fixes the weights
     model = r.build_model()
-    result = fit(model, loss, r.training_data(), seed=seed, progress=False, **{**r.fit, "steps": steps,
-                                                                                "seconds": None})
-    return (VToEps(result.model, s) if variant == "v" else result.model), s, result.steps
+    result = fit(model, loss, data, seed=seed, progress=False, **{**r.fit, "steps": steps, "seconds": None})
+    return (VToEps(result.model, s) if variant == "v" else result.model), s, result.steps, post
 
 
-def run(r: Recipe, variant: str, steps: int, seed: int, n: int) -> dict:
+def split_prediction(r: Recipe, variant: str) -> tuple[Recipe, str]:
+    """``x0:minsnr10`` → (r with prediction "x0", "minsnr10"); no prefix keeps the recipe's prediction."""
+    prefix, sep, rest = variant.partition(":")
+    if not sep:
+        return r, variant
+    if prefix not in ("eps", "x0"):
+        raise ValueError(f"variant prefix must be eps: or x0:, got {variant!r}")
+    return replace(r, prediction=prefix), rest
+
+
+def run(r: Recipe, variant: str, steps: int, seed: int, n: int, resample: int = 0) -> dict:
     load = os.getloadavg()[0]
     cpu, wall = time.process_time(), time.perf_counter()
-    model, s, done = train_variant(r, variant, steps, seed)
+    rv, base_variant = split_prediction(r, variant)
+    if base_variant in ("v", "shift"):                              # both are built on the ε form
+        if ":" in variant and rv.prediction != "eps":
+            raise ValueError(f"{variant!r}: v and shift are ε-prediction variants")
+        rv = replace(rv, prediction="eps")
+    model, s, done, post = train_variant(rv, base_variant, steps, seed)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     model.eval()
     with torch.no_grad():
-        x, asked = r.draw(model, s, n, seed=seed + 1)
-    rep = metrics.digit_report(x.clamp(-1, 1), asked)
+        x, asked = rv.draw(model, s, n, seed=seed + 1)
+    x = post(x).clamp(-1, 1)
+    rep = metrics.digit_report(x, asked)
+    fd_test = metrics.frechet_distance(x, load_digits("test")[0]) / metrics.frechet_floor()
+    copies = metrics.memorisation_report(x)["near_copy_rate"]
+    again = []                                     # the same model, other sampling seeds: the protocol's own noise
+    for k in range(resample):
+        with torch.no_grad():
+            xk, asked_k = rv.draw(model, s, n, seed=seed + 2 + k)
+        again.append(round(metrics.digit_report(post(xk).clamp(-1, 1), asked_k)["fd_ratio"], 3))
     return dict(recipe=r.name, variant=variant, seed=seed, steps=done, cpu_s=round(cpu, 1), wall_s=round(wall, 1),
-                load=round(load, 1), n=n, fd=rep["fd"], fd_ratio=rep["fd_ratio"],
-                accuracy=rep.get("accuracy"))
+                load=round(load, 1), n=n, fd=rep["fd"], fd_ratio=rep["fd_ratio"], fd_test_ratio=fd_test,
+                near_copy_rate=copies, accuracy=rep.get("accuracy"), resampled=again)
 
 
 def _line(row: dict) -> str:
     acc = "" if row["accuracy"] is None else f"{100 * row['accuracy']:6.1f}"
-    return (f"{row['recipe']:<12} {row['variant']:<9} {row['seed']:>4} {row['steps']:>6} {row['cpu_s']:>7.1f} "
+    return (f"{row['recipe']:<12} {row['variant']:<14} {row['seed']:>4} {row['steps']:>6} {row['cpu_s']:>7.1f} "
             f"{row['steps'] / max(row['cpu_s'], 1e-9):>9.0f} {row['load']:>5.1f} {row['fd']:>7.2f} "
-            f"{row['fd_ratio']:>8.2f} {acc:>6}")
+            f"{row['fd_ratio']:>8.2f} {row['fd_test_ratio']:>10.2f} {100 * row['near_copy_rate']:>7.1f} {acc:>6}")
 
 
-HEAD = (f"{'recipe':<12} {'variant':<9} {'seed':>4} {'steps':>6} {'CPU s':>7} {'steps/CPU-s':>9} {'load':>5} "
-        f"{'FD':>7} {'FD/floor':>8} {'asked%':>6}")
+HEAD = (f"{'recipe':<12} {'variant':<14} {'seed':>4} {'steps':>6} {'CPU s':>7} {'steps/CPU-s':>9} {'load':>5} "
+        f"{'FD':>7} {'FD/floor':>8} {'FDtest/fl':>10} {'copies%':>7} {'asked%':>6}")
 
 
 def summary(rows: list[dict]) -> None:
-    print(f"\n{'variant':<9} {'seeds':>5} {'FD/floor median':>15} {'min–max':>13} {'asked % min':>11}")
+    print(f"\n{'variant':<14} {'seeds':>5} {'FD/floor median':>15} {'min–max':>13} {'FDtest/fl':>9} "
+          f"{'copies %':>8} {'asked % min':>11}")
     for variant in dict.fromkeys(r["variant"] for r in rows):
         mine = [r for r in rows if r["variant"] == variant]
         ratios = [r["fd_ratio"] for r in mine]
         accs = [r["accuracy"] for r in mine if r["accuracy"] is not None]
-        print(f"{variant:<9} {len(mine):>5} {statistics.median(ratios):>15.2f} "
-              f"{min(ratios):>6.2f}–{max(ratios):<6.2f} {format(100 * min(accs), '.1f') if accs else '—':>11}")
+        print(f"{variant:<14} {len(mine):>5} {statistics.median(ratios):>15.2f} "
+              f"{min(ratios):>6.2f}–{max(ratios):<6.2f} {statistics.median(r['fd_test_ratio'] for r in mine):>9.2f} "
+              f"{100 * statistics.median(r['near_copy_rate'] for r in mine):>8.1f} "
+              f"{format(100 * min(accs), '.1f') if accs else '—':>11}")
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -146,6 +208,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
                    help="samples scored per row (default: 500 conditional as `coursekit ddpm demo`, 1000 "
                         "unconditional as `coursekit ddpm sample`)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--resample", type=int, default=0,
+                   help="also draw K more sample sets from each trained model (sampling seeds seed + 2 …) and print "
+                        "their FD / floor: how much of a row's spread is the n-sample estimate itself")
     p.add_argument("--jsonl", default=None, help="also append each finished row to this file as a JSON line")
     args = p.parse_args(argv)
     r = recipe(args.recipe)
@@ -162,9 +227,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = []
     for seed in seeds:                              # seed-major: an interrupted run still pairs the variants
         for variant in variants:
-            row = run(r, variant, steps, seed, n)
+            row = run(r, variant, steps, seed, n, args.resample)
             rows.append(row)
             print(_line(row), flush=True)
+            if row["resampled"]:
+                print(f"{'':<12} {'':<14} resampled FD / floor (sampling seeds {seed + 2}…): {row['resampled']}",
+                      flush=True)
             if args.jsonl:
                 with open(args.jsonl, "a") as f:
                     f.write(json.dumps(row) + "\n")
