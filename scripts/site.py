@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT / "notebooks"))
 import build  # noqa: E402
 import execute  # noqa: E402
 
+from coursekit.cli import positive_int  # noqa: E402  (the CLI's "--jobs: expected a positive integer" message)
+
 SITE_CONF = ROOT / "site"
 STAGE = ROOT / "_build" / "site-src"
 OUT = ROOT / "_build" / "site"
@@ -214,12 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-execute", action="store_true",
                         help="do not execute notebooks lacking a current executed copy (they appear without outputs)")
-    parser.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, 4),
+    parser.add_argument("--jobs", type=positive_int, default=min(os.cpu_count() or 1, 4),
                         help="stale notebooks executed at once (default: the CPUs, at most 4)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"output folder (default {OUT.relative_to(ROOT)})")
     args = parser.parse_args(argv)
     start = time.monotonic()
-    stage(run=not args.no_execute, jobs=max(1, args.jobs))
+    stage(run=not args.no_execute, jobs=args.jobs)
     staged_out = args.out.with_name(args.out.name + ".new")
     shutil.rmtree(staged_out, ignore_errors=True)
     env = dict(os.environ, PYTHONWARNINGS="ignore")

@@ -221,3 +221,12 @@ def test_internal_anchor_targets_exist(site):
         assert any("api/index.html" in h for h in hrefs) and any("glossary.html" in h for h in hrefs)
         for h in hrefs:
             assert (SITE / lang / unquote(h)).resolve().exists() or (SITE / unquote(urljoin(f"{lang}/", h))).exists(), h
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "two"])
+def test_bad_jobs_is_a_one_line_error_before_any_work(jobs):
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "site.py"), "--jobs", jobs], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    assert f"--jobs: expected a positive integer, got '{jobs}'" in done.stderr.splitlines()[-1]
+    assert "site: executing" not in done.stdout
