@@ -26,9 +26,13 @@ Variants (``--variants``, comma-separated):
 change the slides' data space, see docs/ddpm-cli.md); min-SNR and x0 are the package's own options.
 
     python bench/bench_levers.py --recipe digits-cond --steps 12957 --seeds 0,1,2 --variants simple,minsnr5
-    python bench/bench_levers.py --recipe digits --steps 15846 --variants simple,minsnr1,minsnr5,minsnr20
-    python bench/bench_levers.py --recipe digits --steps 4000 --seeds 0,1 --variants simple,minsnr5,v,shift
-    python bench/bench_levers.py --recipe digits --variants eps:minsnr10,x0:minsnr10,x0:minsnr5
+    python bench/bench_levers.py --recipe digits --variants eps:simple,eps:minsnr1,eps:minsnr5,eps:minsnr20
+    python bench/bench_levers.py --recipe digits --steps 4000 --seeds 0,1 --variants eps:simple,eps:minsnr5,v,shift
+    python bench/bench_levers.py --recipe digits --variants eps:minsnr10,x0:minsnr10,x0:minsnr5,x0:simple
+    python bench/bench_levers.py --recipe digits-cond --variants recipe,T100,cosine --resample 2
+    python bench/bench_levers.py --recipe digits-cond --variants centre,x0:minsnr5,x0:minsnr10
+    python bench/bench_levers.py --recipe digits-cond --variants recipe --seeds 0 --steps 40000
+(``digits`` predicts x̂_0 since 2026-11-30: the ε rows of the earlier tables need the ``eps:`` prefix.)
 
 Prints one line per finished row (and appends it to ``--jsonl`` if given), then the table and the median and range
 of FD / floor per variant. Beside the FD against the train split (the course's metric) each row gives the FD against
