@@ -159,10 +159,15 @@ def _nearest_train_distance(images: Tensor) -> Tensor:
 
 
 @lru_cache(maxsize=1)
+def _test_distances() -> Tensor:
+    """Each unseen test digit's distance to its nearest train digit (computed once)."""
+    return _nearest_train_distance(load_digits("test")[0])
+
+
 def copy_threshold() -> float:
     """The 5th percentile of the test digits' distances to their nearest train digit: a real digit the model
     never saw is this close to a train digit only 5 % of the time."""
-    return float(_nearest_train_distance(load_digits("test")[0]).quantile(0.05))
+    return float(_test_distances().quantile(0.05))
 
 
 def memorisation_report(images: Tensor) -> dict[str, float]:
@@ -178,7 +183,7 @@ def memorisation_report(images: Tensor) -> dict[str, float]:
         raise ValueError(f"images must be 8×8 digits (64 values each), got shape {tuple(images.shape)}")
     d = _nearest_train_distance(images.reshape(-1, 64))
     return {"near_copy_rate": float((d < copy_threshold()).double().mean()), "nn_median": float(d.median()),
-            "nn_median_test": float(_nearest_train_distance(load_digits("test")[0]).median())}
+            "nn_median_test": float(_test_distances().median())}
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from .._checks import check_choice, check_tensor
 from .forward import q_sample
 from .schedule import Schedule
+from .training import TARGETS
 
 DIGIT_LEVELS = 17
 
@@ -101,7 +102,7 @@ def variational_bound(model: nn.Module, s: Schedule, x0: Tensor, *, y: Tensor | 
     """
     check_tensor("x0", x0, min_ndim=2)
     check_choice("variance", variance, ("beta", "beta_tilde"))
-    check_choice("prediction", prediction, ("eps", "x0"))
+    check_choice("prediction", prediction, TARGETS)
     if x0.device != s.device:
         raise ValueError(f"x0 is on {x0.device} but the schedule is on {s.device}; use s.to({x0.device!s})")
     if y is not None and (not isinstance(y, Tensor) or y.shape != (x0.shape[0],) or y.is_floating_point()):

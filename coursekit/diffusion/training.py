@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import as_timesteps, check_tensor
+from .._checks import as_timesteps, check_choice, check_tensor
 from .forward import forward_step, q_sample
 from .schedule import Schedule
 
@@ -77,8 +77,7 @@ def ddpm_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | No
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {', '.join(map(repr, WEIGHTINGS))}, got {weighting!r}")
-    if prediction not in TARGETS:
-        raise ValueError(f"prediction must be one of {', '.join(map(repr, TARGETS))}, got {prediction!r}")
+    check_choice("prediction", prediction, TARGETS)
     if weighting == "min_snr" and not (isinstance(gamma, (int, float)) and math.isfinite(gamma) and gamma > 0):
         raise ValueError(f"gamma must be a finite number > 0, got {gamma!r}")
     check_tensor("x0", x0, min_ndim=2)
