@@ -70,11 +70,14 @@ def test_demo_on_digits_prints_the_metrics(tmp_path, capsys):
     for f in ("checkpoint.pt", "samples.png", "denoising.png", "samples.pt"):
         assert (tmp_path / f).stat().st_size > 0, f
     assert "digits-cond" in out
-    accuracy, ratio = _value(out, "class accuracy (asked digit)"), _value(out, "FD / floor")
+    accuracy, ratio = _value(out, "class accuracy (asked digit)"), _value(out, "FD / reference (1 = real data)")
     assert 0 <= accuracy <= 1 and ratio > 0
     assert 0 <= _value(out, "near copies of train digits (unseen digits: 0.05)") <= 1
-    assert _value(out, "Fréchet distance (FD)") / _value(out, "FD floor (real test vs train)") == pytest.approx(
-        ratio, rel=2e-3)                                          # 4 significant digits printed
+    assert _value(out, "samples scored (at most the 1,437 real train digits)") == 30
+    from coursekit.metrics import frechet_reference  # the reference is real digits at the samples' own n
+    assert _value(out, "FD reference (as many real digits)") == pytest.approx(frechet_reference(30), rel=2e-3)
+    assert _value(out, "Fréchet distance (FD) to the unseen test digits") / _value(
+        out, "FD reference (as many real digits)") == pytest.approx(ratio, rel=2e-3)   # 4 significant digits
     saved = torch.load(tmp_path / "samples.pt")
     assert saved["samples"].shape == (30, 1, 8, 8)
     assert saved["labels"].tolist() == [i % 10 for i in range(30)]       # columns 0–9 in the grid

@@ -10,7 +10,7 @@ import torch
 from coursekit import diffusion as D
 from coursekit.compare import FAMILIES, Budget, compare, format_table
 from coursekit.data import load_digits
-from coursekit.metrics import frechet_floor
+from coursekit.metrics import frechet_reference
 
 # --------------------------------------------------------------------------------------------------------
 # DDPM's variational bound
@@ -106,7 +106,8 @@ def test_quick_compare_fills_every_row(quick_rows):
             assert r.family == "gan" and "skipped" in r.note
             continue
         assert r.steps == 15 and r.train_seconds > 0 and r.sample_ms_per_image > 0
-        assert r.fd is not None and r.fd > 0 and r.fd_ratio == pytest.approx(r.fd / frechet_floor())
+        assert r.fd is not None and r.fd > 0 and r.fd_ratio == pytest.approx(r.fd / frechet_reference(40))
+        assert r.fd_ref == pytest.approx(frechet_reference(40)) and 0 <= r.near_copy_rate <= 1
         assert 0 <= r.confidence <= 1
         assert (r.accuracy is not None) == r.conditional
         assert r.samples.shape == (40, 1, 8, 8)
@@ -131,10 +132,13 @@ def test_table_has_a_line_per_family(quick_rows):
     table = format_table(quick_rows)
     lines = table.splitlines()
     assert lines[0].startswith("| model |") and len([x for x in lines if x.startswith("| ")]) == 1 + len(FAMILIES)
-    assert "(exact)" in table and "(ELBO)" in table and "(VLB)" in table and "FD floor" in table
+    assert "(exact)" in table and "(ELBO)" in table and "(VLB)" in table and "n = 40: " in table
+    # every likelihood says what it conditions on: p(x|y) on the conditional rows, p(x) on the others
+    by = {r.family: line for r, line in zip(quick_rows, [x for x in lines if x.startswith("| ")][1:])}
+    assert "p(x\\|y) " in by["pixelcnn"] and "p(x\\|y) ≤" in by["ddpm"] and "p(x) ≤" in by["vae"]   # | escaped
     assert all(line.count(" | ") == lines[0].count(" | ") for line in lines if line.startswith("| "))
     plain = format_table(quick_rows, markdown=False)
-    assert "PixelCNN" in plain and "|" not in plain.splitlines()[1].replace("p(z|y)", "")
+    assert "PixelCNN" in plain and "|" not in plain.splitlines()[1].replace("p(z|y)", "").replace("p(x|y)", "")
 
 
 @pytest.mark.slow

@@ -52,6 +52,6 @@ def test_plots_in_both_languages(lang):
 
     class Row:                                                   # what plot_families reads of a compare.Row
         model, samples, nll_bpd, nll_kind, bound_bpd = "PixelCNN (x)", torch.zeros(20, 1, 8, 8), 1.9, "exact", None
-        fd_ratio, accuracy, sample_cpu_ms_per_image = 3.0, 0.9, 12.0
+        fd_ratio, accuracy, sample_cpu_ms_per_image, conditional = 3.0, 0.9, 12.0, True
 
     VO.plot_families([Row()], reference=torch.zeros(20, 1, 8, 8), lang=lang, managed=False)

@@ -20,10 +20,10 @@ from .diffusion_plots import draw_images, new_figure
 LABELS: dict[str, dict[str, str]] = {
     "zh": {
         "w": "引导系数 w",
-        "accuracy": "分类为所要求数字的比例 (%)",
-        "fd_ratio": "FD / 下限",
+        "accuracy": "被识别为指定数字的比例 (%)",
+        "fd_ratio": "FD 与基准之比",
         "curve_title": "无分类器引导的取舍：w 越大越“像类别”，多样性与质量先升后降",
-        "guided": "w = {w:g}：准确率 {acc:.0f} %，FD / 下限 {fd:.1f}",
+        "guided": "w = {w:g}：准确率 {acc:.0f} %，FD 与基准之比 {fd:.1f}",
         "digit": "数字 {k}",
         "patch_title": "{n} 层 PatchGAN：一个输出看到 {k}×{k} 像素（输出网格 {m}×{m}）",
         "pixel_title": "PixelGAN (1×1)：一个输出只看到 1 个像素（输出网格 {m}×{m}）",
@@ -35,9 +35,9 @@ LABELS: dict[str, dict[str, str]] = {
     "en": {
         "w": "guidance scale w",
         "accuracy": "classified as the asked digit (%)",
-        "fd_ratio": "FD / floor",
+        "fd_ratio": "FD / reference",
         "curve_title": "Classifier-free guidance trade-off: larger w looks more like the class, quality peaks",
-        "guided": "w = {w:g}: accuracy {acc:.0f} %, FD / floor {fd:.1f}",
+        "guided": "w = {w:g}: accuracy {acc:.0f} %, FD / reference {fd:.1f}",
         "digit": "digit {k}",
         "patch_title": "{n}-layer PatchGAN: one output sees {k}×{k} pixels ({m}×{m} outputs)",
         "pixel_title": "PixelGAN (1×1): one output sees 1 pixel ({m}×{m} outputs)",
@@ -93,7 +93,7 @@ def plot_class_grids(grids: Mapping[str, Tensor], nrow: int = 10, lang: str = "e
 
 def draw_guidance_curve(ax, ws: Sequence[float], accuracy: Sequence[float], fd_ratio: Sequence[float],
                         current: float | None = None, lang: str = "en") -> None:
-    """Accuracy (left axis, %) and FD / floor (right axis, log scale) against w, a marker at ``current``."""
+    """Accuracy (left axis, %) and FD / reference (right axis, log scale) against w, a marker at ``current``."""
     ws, acc, fd = np.asarray(ws, float), 100 * np.asarray(accuracy, float), np.asarray(fd_ratio, float)
     ax.plot(ws, acc, "o-", color="#1f77b4", label=text("accuracy", lang))
     ax.set_xlabel(text("w", lang))

@@ -28,7 +28,7 @@ _LABELS = {
     "capacity_hist": {"zh": "每个坐标轴的格子数", "en": "cells per axis"},
     "minus_inf": {"zh": "留出集 = −∞", "en": "held-out = −∞"},
     "bpd": {"zh": "{v} bits/dim", "en": "{v} bits/dim"},
-    "fd": {"zh": "FD/floor {v:.1f}", "en": "FD/floor {v:.1f}"},
+    "fd": {"zh": "FD 与基准之比 {v:.1f}", "en": "FD / ref. {v:.1f}"},
     "acc": {"zh": "类别正确 {v:.0f}%", "en": "class acc. {v:.0f}%"},
     "ms": {"zh": "{v:.2f} ms/张", "en": "{v:.2f} ms/image"},
 }
@@ -116,7 +116,8 @@ def plot_fit(model, train: Tensor, reference: Tensor, samples: Tensor, lang: str
 def plot_families(rows: Sequence, reference: Tensor | None = None, lang: str = "en", per_row: int = 20,
                   managed: bool = True):
     """The families side by side: a grid of each row's samples (``compare.Row.samples``) titled with its numbers
-    (likelihood in bits/dim where it has one, FD / floor, class accuracy, sampling cost)."""
+    (likelihood in bits/dim where it has one, saying whether it is p(x) or p(x|y), FD / reference, class accuracy,
+    sampling cost)."""
     panels = [(r.model.split(" (")[0], r.samples, r) for r in rows if getattr(r, "samples", None) is not None]
     if reference is not None:
         panels.insert(0, ("data" if lang == "en" else "真实数据", reference, None))
@@ -130,7 +131,9 @@ def plot_families(rows: Sequence, reference: Tensor | None = None, lang: str = "
         if row is not None:
             likelihood = row.nll_bpd if row.nll_bpd is not None else row.bound_bpd
             if likelihood is not None:
-                lines.append(("≤ " if row.nll_kind != "exact" else "") + _label("bpd", lang, v=f"{likelihood:.2f}"))
+                of = "p(x|y) " if row.conditional else "p(x) "          # what the likelihood conditions on
+                bound = "≤ " if row.nll_kind != "exact" else ""
+                lines.append(of + bound + _label("bpd", lang, v=f"{likelihood:.2f}"))
             if row.fd_ratio is not None:
                 lines.append(_label("fd", lang, v=row.fd_ratio))
             if row.accuracy is not None:

@@ -1,7 +1,7 @@
 """Widgets of unit 06, conditional generative models (ipywidgets 8, JupyterLab 4, Colab).
 
 - :class:`GuidanceExplorer`  a guidance-scale slider: the samples drawn at that w, beside the measured trade-off
-  curve (class accuracy and FD / floor against w) with the current w marked
+  curve (class accuracy and FD / reference against w) with the current w marked
 - :class:`PatchGANExplorer`  choose the number of PatchGAN layers (0 = the 1×1 PixelGAN) and an output position:
   the patch that one output logit sees is drawn on an input image (1, 16, 34, 70, 142, 286 pixels)
 
@@ -26,7 +26,7 @@ SLIDER = {"description_width": "110px"}
 
 class GuidanceExplorer(_Figure):
     """Move w: the panel shows the samples drawn with guidance scale w (the same x_T for every w) and the
-    measured curve of class accuracy and FD / floor against w, with w marked.
+    measured curve of class accuracy and FD / reference against w, with w marked.
 
     ``samples_by_w`` {w: (N, 1, H, W)} (column k of a 10-wide grid is digit k); ``accuracy`` and ``fd_ratio``
     {w: value} measured on those samples (or on more of them).
