@@ -263,3 +263,21 @@ def test_expect_close_names_the_likely_mistake():
         grading.expect_close(torch.zeros(2, 1), want, "x")
     with pytest.raises(AssertionError, match="torch.Tensor"):
         grading.expect_close([1.0, 2.0], want, "x")
+
+
+def test_assert_close_ends_with_the_hint():
+    with pytest.raises(AssertionError, match=r"values differ .*\. t − 1 passed\? / 传了 t − 1？$"):
+        grading.assert_close(torch.ones(2), torch.zeros(2), "x", hint="t − 1 passed? / 传了 t − 1？")
+    with pytest.raises(AssertionError, match="形状不对. a hint"):
+        grading.assert_close(torch.ones(3), torch.zeros(2), "x", hint="a hint")
+
+
+def test_replaced_restores_the_students_names():
+    from coursekit.grading.checks import replaced
+    namespace = {"d_loss": "yours", "other": 1}
+    with replaced(namespace, d_loss="reference", helper="added"):
+        assert namespace == {"d_loss": "reference", "other": 1, "helper": "added"}
+    assert namespace == {"d_loss": "yours", "other": 1}
+    with pytest.raises(ZeroDivisionError), replaced(namespace, d_loss="reference"):
+        raise ZeroDivisionError
+    assert namespace == {"d_loss": "yours", "other": 1}

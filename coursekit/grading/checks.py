@@ -11,6 +11,8 @@
 - :class:`CallRecorder`  wraps a model and records each call's inputs (structure checks: t = T, …, 1 once each,
   the model fed x_t); :func:`check_countdown` turns the recorded steps into a diagnosis
 - :func:`time_limit`     per-cell guard for training cells (SIGALRM; the kernel survives)
+- :func:`replaced`       bind names in a notebook's globals inside a block, then restore them (tests leave a
+  student's names alone)
 
 This file imports only the standard library and torch, so :func:`private_copy` can load it on its own.
 """
@@ -58,16 +60,18 @@ def max_abs_error(actual: object, expected: torch.Tensor, name: str = "result") 
 
 
 def assert_close(actual: object, expected: torch.Tensor, name: str = "result", atol: float = 1e-5,
-                 rtol: float = 1e-4) -> None:
-    """AssertionError unless |actual − expected| ≤ atol + rtol·|expected| everywhere (float32 tolerances)."""
+                 rtol: float = 1e-4, hint: str = "") -> None:
+    """AssertionError unless |actual − expected| ≤ atol + rtol·|expected| everywhere (float32 tolerances).
+    ``hint`` (a likely cause, in both languages) ends the message: a hidden test's message reaches the student."""
     shape_a, a = _flat(actual, name)
     shape_e, e = _flat(expected, "expected")
+    tail = f". {hint}" if hint else ""
     if shape_a != shape_e:
-        raise AssertionError(f"{name} has shape {shape_a}, expected {shape_e}")
+        raise AssertionError(f"{name} has shape {shape_a}, expected {shape_e} / {name} 的形状不对{tail}")
     bad = sum(1 for x, y in zip(a, e) if not abs(x - y) <= atol + rtol * abs(y))   # NaN counts as bad
     if bad:
         raise AssertionError(f"{name}: {bad} of {len(e)} values differ from the expected ones "
-                             f"(max error {max_abs_error(actual, expected, name):.3g})")
+                             f"(max error {max_abs_error(actual, expected, name):.3g}){tail}")
 
 
 def expect_close(actual: object, expected: torch.Tensor, name: str = "result",
@@ -148,6 +152,24 @@ def private_copy() -> types.ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@contextlib.contextmanager
+def replaced(namespace: dict, **values: object) -> Iterator[None]:
+    """Bind ``values`` in ``namespace`` (a notebook's ``globals()``) inside the block, then put back exactly what
+    was there (a name that did not exist is removed again). A test that grades one part with correct versions of
+    the earlier parts swaps them in this way, and the student's own names come back afterwards."""
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in values}
+    namespace.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
 
 
 # --- reference use, judged by what runs ---------------------------------------------------------------------
