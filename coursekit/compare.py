@@ -301,7 +301,7 @@ def compare(*, quick: bool = False, seed: int = 0, only: str | list[str] | tuple
     if unknown:
         raise ValueError(f"only must name families among {', '.join(FAMILIES)}, got {', '.join(unknown)}")
     if n_samples is None:
-        n_samples = 40 if quick else 360
+        n_samples = 40 if quick else 500             # n = 500: the sample size of every FD in the course
     if not isinstance(n_samples, int) or n_samples < 10:
         raise ValueError(f"n_samples must be an int >= 10 (one per class at least), got {n_samples!r}")
     chosen = dict(QUICK_BUDGETS if quick else FULL_BUDGETS)

@@ -2,7 +2,8 @@
 # Set up what is missing, then run every check: ruff and the whole pytest suite (unit tests, oracle tests,
 # notebooks of both editions, the nbgrader pipelines, the browser tests), on COURSEKIT_TEST_WORKERS processes
 # (default 2, one per core of the course's reference machine; 1 runs everything in one process). The course
-# site's test runs last, on the notebooks the first run executed (nothing is trained twice).
+# site's test and the checks of the notebooks' executed copies (tests/test_claims.py, tests/test_zh_edition.py) run
+# last, on the notebooks the first run executed (nothing is trained twice).
 # The 25 slowest tests are listed at the end (where CI time goes). Extra arguments go to pytest (e.g. -k schedule).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,8 +12,8 @@ bash scripts/setup.sh
 workers=${COURSEKIT_TEST_WORKERS:-2}
 parallel=()
 [ "$workers" -gt 1 ] && parallel=(-n "$workers" --dist loadscope)
-.venv/bin/python -m pytest -q "${parallel[@]}" -m "not site" --durations=25 "$@"
+.venv/bin/python -m pytest -q "${parallel[@]}" -m "not site and not after_notebooks" --durations=25 "$@"
 status=0
-.venv/bin/python -m pytest -q -m site "$@" || status=$?
+.venv/bin/python -m pytest -q -m "site or after_notebooks" "$@" || status=$?
 [ "$status" -eq 5 ] && status=0          # no site test selected by the arguments
 exit "$status"
