@@ -114,16 +114,17 @@ def assert_release_is_generated(generated: Path, assignment: str) -> None:
 
 
 def release_secrets(source) -> list[str]:
-    """The lines (13 characters or more) of the solutions and hidden tests of a source notebook that appear nowhere
-    public in it (visible tests, instructions): none of them may reach the release."""
+    """The lines (13 characters or more) of the solutions, hidden tests and mark schemes (rubrics) of a source
+    notebook that appear nowhere public in it (visible tests, instructions): none of them may reach the release."""
     import re
 
     secret = []
     for c in source.cells:
         secret += grading.block_lines(c.source, "### BEGIN SOLUTION", "### END SOLUTION", min_length=13)
         secret += grading.block_lines(c.source, min_length=13)
-    public = "\n".join(re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END (SOLUTION|HIDDEN TESTS)", "", c.source,
-                              flags=re.S) for c in source.cells
+        secret += grading.block_lines(c.source, "### BEGIN MARK SCHEME", "### END MARK SCHEME", min_length=13)
+    blocks = r"### BEGIN (SOLUTION|HIDDEN TESTS|MARK SCHEME).*?### END (SOLUTION|HIDDEN TESTS|MARK SCHEME)"
+    public = "\n".join(re.sub(blocks, "", c.source, flags=re.S) for c in source.cells
                        if c.cell_type == "code" or not c.metadata.get("nbgrader", {}).get("solution"))
     return [s for s in secret if s not in public]
 
@@ -147,10 +148,14 @@ def generated_course(assignment: str):
 
 
 def assert_release_hides_the_solution(assignment: str, markers: tuple[str, ...], code_answers: int,
-                                      min_secrets: int = 30):
+                                      min_secrets: int = 30, written_task: str | None = None):
     """The committed release of ``assignment`` holds none of the source's solution or hidden-test lines and none of
     ``markers``, no stored output, ``code_answers`` code answer cells that raise NotImplementedError and one blank
-    written answer. Returns (source, release) notebooks for the module's own checks."""
+    written answer. Returns (source, release) notebooks for the module's own checks.
+
+    ``written_task``: the grade_id of the written part when it is an nbgrader task cell (the question with its
+    rubric between ``### BEGIN MARK SCHEME`` and ``### END MARK SCHEME``, which the release drops) followed by a
+    plain "YOUR ANSWER HERE" cell, instead of a manually graded answer cell."""
     source = solution(REPO, assignment)
     text = (REPO / "assignments" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8")
     secrets = release_secrets(source)
@@ -164,7 +169,14 @@ def assert_release_hides_the_solution(assignment: str, markers: tuple[str, ...],
     answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
     code, written = [c for c in answers if c.cell_type == "code"], [c for c in answers if c.cell_type == "markdown"]
     assert len(code) == code_answers and all("raise NotImplementedError()" in c.source for c in code)
-    assert len(written) == 1 and written[0].source.strip() == "YOUR ANSWER HERE"
+    if written_task is None:
+        assert len(written) == 1 and written[0].source.strip() == "YOUR ANSWER HERE"
+    else:
+        task = cell(nb, written_task)
+        assert not written and task.metadata["nbgrader"].get("task") and "MARK SCHEME" not in task.source
+        assert "BEGIN MARK SCHEME" in cell(source, written_task).source
+        following = nb.cells[nb.cells.index(task) + 1]
+        assert following.cell_type == "markdown" and following.source.strip() == "YOUR ANSWER HERE"
     return source, nb
 
 
@@ -172,3 +184,32 @@ def assert_blank_release_fails_every_test(generated: Path, assignment: str) -> N
     """``nbgrader validate --invert`` on the release: no test passes before the student writes anything."""
     proc = nbgrader(generated, "validate", "--invert", f"assignments/{assignment}/{assignment}.ipynb")
     assert "Success! The notebook does not pass any tests." in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+def cell_errors(root: Path, student: str, assignment: str) -> dict[str, str]:
+    """{grade_id: "ename: evalue"} of the cells that raised in ``student``'s autograded notebook: what the student
+    reads in the notebook (and, hints only, in the feedback)."""
+    nb = nbformat.read(Path(root) / "autograded" / student / assignment / f"{assignment}.ipynb", as_version=4)
+    out = {}
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            if o.get("output_type") == "error":
+                out[c.metadata.get("nbgrader", {}).get("grade_id", "")] = f"{o.get('ename')}: {o.get('evalue')}"
+    return out
+
+
+def assert_rubric_for_the_grader(root: Path, assignment: str, grade_id: str, student: str, points: float) -> None:
+    """The written part ``grade_id`` is an nbgrader task worth ``points``: ``student``'s grade waits for the
+    instructor, the autograded notebook the grader opens in Formgrader shows the task's rubric (its mark scheme, in
+    both languages), and the release does not."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(grading._db_url(Path(root))) as gb:
+        grade = gb.find_grade(grade_id, assignment, assignment, student)
+        assert grade.max_score == points and grade.needs_manual_grade and grade.auto_score is None
+    graded = nbformat.read(Path(root) / "autograded" / student / assignment / f"{assignment}.ipynb", as_version=4)
+    task = cell(graded, grade_id)
+    assert task.metadata["nbgrader"].get("task"), task.metadata
+    assert "BEGIN MARK SCHEME" in task.source and "评分标准" in task.source and "Rubric" in task.source
+    released = cell(release(root, assignment), grade_id).source
+    assert "MARK SCHEME" not in released and "评分标准" not in released and "Rubric" not in released
