@@ -159,20 +159,11 @@ class GaussianMixture:
         return self.means.float()[comp] + (chol[comp] @ eps).squeeze(-1)
 
 
-def fit_gmm(x: Tensor, k: int, iters: int = 100, seed: int | None = 0, reg: float = 1e-3,
-            tol: float = 1e-6) -> tuple[GaussianMixture, list[float]]:
-    """Fit a K-component mixture by EM; returns (model, training average log-likelihood after each iteration).
-
-    E-step: responsibilities r_nk = π_k N(x_n; μ_k, Σ_k) / Σ_j π_j N(x_n; μ_j, Σ_j).
-    M-step: N_k = Σ_n r_nk, π_k = N_k / N, μ_k = Σ_n r_nk x_n / N_k, Σ_k = Σ_n r_nk (x_n − μ_k)(x_n − μ_k)ᵀ / N_k
-    (+ reg·I, which keeps a component from collapsing onto one point, where the likelihood would be +∞).
-    Means start at K distinct data points chosen at random (``seed``), covariances at the data's.
-    """
+def init_gmm(x: Tensor, k: int, seed: int | torch.Generator | None = 0, reg: float = 1e-3) -> GaussianMixture:
+    """The starting point of :func:`fit_gmm`: π_k = 1/K, μ_k at K distinct data points chosen at random
+    (``seed``), Σ_k = the data's covariance (+ reg·I) for every k."""
     _check_points("x", x)
     _check_int("k", k, 1)
-    _check_int("iters", iters, 1)
-    if not reg > 0:
-        raise ValueError(f"reg must be positive (it keeps covariances invertible), got {reg}")
     x = x.double()
     n, d = x.shape
     if k > n:
@@ -180,19 +171,55 @@ def fit_gmm(x: Tensor, k: int, iters: int = 100, seed: int | None = 0, reg: floa
     g = _generator(seed)
     eye = torch.eye(d, dtype=torch.float64)
     cov = torch.cov(x.T).reshape(d, d) + reg * eye if n > 1 else eye
-    model = GaussianMixture(torch.full((k,), 1.0 / k, dtype=torch.float64),
-                            x[torch.randperm(n, generator=g)[:k]].clone(), cov.expand(k, d, d).clone())
+    return GaussianMixture(torch.full((k,), 1.0 / k, dtype=torch.float64),
+                           x[torch.randperm(n, generator=g)[:k]].clone(), cov.expand(k, d, d).clone())
+
+
+def responsibilities(model: GaussianMixture, x: Tensor) -> Tensor:
+    """E-step: r_nk = π_k N(x_n; μ_k, Σ_k) / Σ_j π_j N(x_n; μ_j, Σ_j) = p_θ(z_n = k | x_n), shape (N, K).
+
+    This is the exact posterior of the component z given x: the q(z | x) for which the ELBO equals log p(x)."""
+    logp = model.component_log_probs(x)
+    return (logp - torch.logsumexp(logp, dim=1, keepdim=True)).exp()
+
+
+def em_step(model: GaussianMixture, x: Tensor, reg: float = 1e-3) -> GaussianMixture:
+    """One EM iteration: the E-step (:func:`responsibilities`), then the M-step, which maximises the ELBO
+    Σ_n Σ_k r_nk [log π_k + log N(x_n; μ_k, Σ_k)] + H(r) over θ in closed form:
+
+    N_k = Σ_n r_nk, π_k = N_k / N, μ_k = Σ_n r_nk x_n / N_k, Σ_k = Σ_n r_nk (x_n − μ_k)(x_n − μ_k)ᵀ / N_k + reg·I
+    (reg keeps a component from collapsing onto one point, where the likelihood would be +∞)."""
+    x = x.double()
+    n, d = x.shape
+    r = responsibilities(model, x)                                             # E-step
+    nk = r.sum(0) + 1e-12                                                      # M-step
+    means = (r.T @ x) / nk[:, None]
+    diff = x[:, None, :] - means[None]                                         # (N, K, d)
+    covs = torch.einsum("nk,nki,nkj->kij", r, diff, diff) / nk[:, None, None] + reg * torch.eye(d, dtype=x.dtype)
+    return GaussianMixture(nk / n, means, covs)
+
+
+def fit_gmm(x: Tensor, k: int, iters: int = 100, seed: int | None = 0, reg: float = 1e-3,
+            tol: float = 1e-6) -> tuple[GaussianMixture, list[float]]:
+    """Fit a K-component mixture by EM; returns (model, training average log-likelihood before each iteration
+    and after the last one).
+
+    Starts at :func:`init_gmm` and repeats :func:`em_step` (E-step: responsibilities r_nk; M-step: π, μ, Σ in
+    closed form) ``iters`` times, or until the average log-likelihood moves by less than ``tol``. Each
+    iteration never lowers the training likelihood (exactly so for reg → 0; with reg > 0 it is the penalised
+    likelihood that never falls, and the course's fits show no decrease).
+    """
+    _check_points("x", x)
+    _check_int("k", k, 1)
+    _check_int("iters", iters, 1)
+    if not reg > 0:
+        raise ValueError(f"reg must be positive (it keeps covariances invertible), got {reg}")
+    x = x.double()
+    model = init_gmm(x, k, seed, reg)
     history: list[float] = []
     for _ in range(iters):
-        logp = model.component_log_probs(x)                                   # E-step
-        total = torch.logsumexp(logp, dim=1)
-        history.append(float(total.mean()))
-        r = (logp - total[:, None]).exp()                                      # (N, K) responsibilities
-        nk = r.sum(0) + 1e-12                                                  # M-step
-        means = (r.T @ x) / nk[:, None]
-        diff = x[:, None, :] - means[None]                                     # (N, K, d)
-        covs = torch.einsum("nk,nki,nkj->kij", r, diff, diff) / nk[:, None, None] + reg * eye
-        model = GaussianMixture(nk / n, means, covs)
+        history.append(float(torch.logsumexp(model.component_log_probs(x), dim=1).mean()))
+        model = em_step(model, x, reg)
         if len(history) > 1 and abs(history[-1] - history[-2]) < tol:
             break
     history.append(average_log_likelihood(model, x))

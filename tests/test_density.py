@@ -83,3 +83,44 @@ def test_bad_arguments_raise_value_errors():
                        (lambda: DN.data_log_prob("moons", x), "name"), (lambda: DN.fit_gmm(x, 2, reg=0), "reg")):
         with pytest.raises(ValueError, match=word):
             call()
+
+
+def test_em_matches_scikit_learn_from_the_same_start():
+    """An independent oracle: scikit-learn's GaussianMixture started at init_gmm's parameters (same reg on the
+    diagonal) reaches the same parameters after the same number of EM iterations, on fresh random data."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture as SkMixture
+
+    seed = int(torch.randint(0, 10_000, (1,)))
+    g = torch.Generator().manual_seed(seed)
+    x = torch.cat([torch.randn(150, 2, generator=g) * 0.4 + torch.tensor([2.0, 0.0]),
+                   torch.randn(100, 2, generator=g) @ torch.tensor([[1.0, 0.6], [0.0, 0.5]]) - 1.0])
+    start = DN.init_gmm(x, 3, seed=seed, reg=1e-3)
+    ours, _ = DN.fit_gmm(x, 3, iters=15, seed=seed, reg=1e-3, tol=0.0)
+    sk = SkMixture(3, covariance_type="full", reg_covar=1e-3, max_iter=15, tol=0.0, random_state=0,
+                   weights_init=start.weights.numpy(), means_init=start.means.numpy(),
+                   precisions_init=torch.linalg.inv(start.covs).numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk.fit(x.double().numpy())
+    assert torch.allclose(ours.means, torch.from_numpy(sk.means_), atol=1e-6), seed
+    assert torch.allclose(ours.covs, torch.from_numpy(sk.covariances_), atol=1e-6), seed
+    assert torch.allclose(ours.weights, torch.from_numpy(sk.weights_), atol=1e-6), seed
+
+
+def test_em_step_is_one_iteration_of_fit_gmm_and_responsibilities_are_the_posterior(ring):
+    x, _ = ring
+    start = DN.init_gmm(x, 5, seed=3)
+    one = DN.em_step(start, x)
+    fitted, history = DN.fit_gmm(x, 5, iters=1, seed=3, tol=0.0)
+    assert torch.equal(one.means, fitted.means) and torch.equal(one.covs, fitted.covs)
+    assert history[1] >= history[0]
+    r = DN.responsibilities(one, x)
+    assert torch.allclose(r.sum(1), torch.ones(len(x), dtype=r.dtype))
+    joint = one.component_log_probs(x)                       # log π_k N(x; μ_k, Σ_k)
+    elbo = (r * (joint - r.clamp_min(1e-300).log())).sum(1)
+    assert torch.allclose(elbo, one.log_prob(x).double(), atol=1e-4)   # q = exact posterior: the bound is tight
+    with pytest.raises(ValueError, match="k"):
+        DN.init_gmm(x[:3], 4)
