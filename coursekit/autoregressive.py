@@ -13,6 +13,8 @@ PixelCNN computes all D conditionals in ONE pass by masking its convolutions so 
 never sees pixels ≥ i: the first layer uses a type-A mask (excludes the centre pixel itself), later layers
 a type-B mask (includes the centre, which by then only carries information about pixels < i).
 Training is exact maximum likelihood (cross-entropy per pixel); sampling is sequential, pixel by pixel.
+For colour images the order continues inside a pixel, R → G → B: :func:`channel_mask` (``MaskedConv2d(...,
+colours=3)``) masks the centre tap across channel groups as well (the course's digits are grey and do not need it).
 
 The digits have 17 grey levels (0..16, mapped to [-1, 1] by ``coursekit.data``), so the output at each
 pixel is a 17-way categorical and −log₂ p(x) / D is an exact number of bits per dimension.
@@ -74,32 +76,57 @@ def causal_mask(kernel_size: int, mask_type: str = "A") -> Tensor:
     return mask
 
 
-def _check_int(name: str, value: object, minimum: int = 1) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+def channel_mask(kernel_size: int, mask_type: str, in_channels: int, out_channels: int, colours: int = 3) -> Tensor:
+    """The (out, in, k, k) mask of a masked convolution on colour images (van den Oord et al. 2016, PixelRNN §3.4).
+
+    The order runs over pixels in raster order and, inside a pixel, over the colours R → G → B. Channels are split
+    into ``colours`` equal groups in order (channel c of n belongs to group ⌊colours·c / n⌋). Off the centre every
+    channel pair gets the spatial :func:`causal_mask`; at the centre, output group g sees input group h only when
+    h < g (type A: R sees nothing of its own pixel, G sees R, B sees R and G) or h ≤ g (type B).
+    """
+    check_choice("mask_type", mask_type, MASK_TYPES)
+    _check_int("colours", colours)
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+        _check_int(name, value)
+        if value % colours:
+            raise ValueError(f"{name} must be a multiple of colours ({colours}), got {value}")
+    mask = causal_mask(kernel_size, "A").expand(out_channels, in_channels, kernel_size, kernel_size).clone()
+    group_in = torch.arange(in_channels) * colours // in_channels
+    group_out = torch.arange(out_channels) * colours // out_channels
+    if mask_type == "A":
+        sees = group_in[None, :] < group_out[:, None]
+    else:
+        sees = group_in[None, :] <= group_out[:, None]
+    c = kernel_size // 2
+    mask[:, :, c, c] = sees.float()
+    return mask
 
 
 class MaskedConv2d(nn.Conv2d):
     """A 'same'-padded convolution whose kernel is multiplied by a causal mask at every call.
 
-    The mask is spatial: all channels at a pixel are treated as one unit (enough for grey images; RGB
-    PixelCNNs also split channels into R → G → B groups). Applying the mask in ``forward`` (instead of
-    zeroing the weights once) keeps the masked entries at zero whatever the optimiser does.
+    With ``colours=1`` (grey images) the mask is spatial: all channels at a pixel are one unit. With
+    ``colours=3`` the channels form R, G, B groups and the centre tap is masked across them as well
+    (:func:`channel_mask`), so that G is predicted from R and B from R and G. Applying the mask in ``forward``
+    (instead of zeroing the weights once) keeps the masked entries at zero whatever the optimiser does.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, mask_type: str = "A",
-                 bias: bool = True):
+                 bias: bool = True, colours: int = 1):
         check_choice("mask_type", mask_type, MASK_TYPES)
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not isinstance(kernel_size, int) or isinstance(kernel_size, bool) or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be an odd positive int (the mask needs a centre), got {kernel_size!r}")
-        if mask_type == "A" and kernel_size == 1:
+        _check_int("colours", colours)
+        if mask_type == "A" and kernel_size == 1 and colours == 1:
             raise ValueError("kernel_size must be >= 3 for mask_type 'A' (a 1×1 type-A kernel sees nothing)")
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
-        self.mask_type = mask_type
-        self.register_buffer("mask", causal_mask(kernel_size, mask_type)[None, None], persistent=False)
+        self.mask_type, self.colours = mask_type, colours
+        mask = (causal_mask(kernel_size, mask_type)[None, None] if colours == 1
+                else channel_mask(kernel_size, mask_type, in_channels, out_channels, colours))
+        self.register_buffer("mask", mask, persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -107,7 +134,13 @@ class MaskedConv2d(nn.Conv2d):
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f", mask_type={self.mask_type!r}"
+        return super().extra_repr() + f", mask_type={self.mask_type!r}" + (
+            f", colours={self.colours}" if self.colours > 1 else "")
+
+
+def _check_int(name: str, value: object, minimum: int = 1) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
 class _ResidualMaskedBlock(nn.Module):

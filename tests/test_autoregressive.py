@@ -14,6 +14,7 @@ from coursekit.autoregressive import (
     PixelCNN,
     bits_per_dim,
     causal_mask,
+    channel_mask,
     dependency_matrix,
     from_levels,
     receptive_field,
@@ -319,3 +320,57 @@ def test_same_code_path_on_every_device(device):
     assert not bool(torch.triu(dependency_matrix(model, y=torch.tensor(2))).any())
     samples = model.sample(y=torch.arange(4), generator=torch.Generator(device=device).manual_seed(0))
     assert samples.device.type == device.type and samples.shape == (4, 1, H, W)
+
+
+def _colour_order_allowed(i: int, g: int, size: int, inclusive: bool) -> torch.Tensor:
+    """(3, size·size) bool: the inputs (colour h, pixel j) that output colour g at pixel i may read in the
+    raster × R→G→B order: every colour of an earlier pixel, and colours h < g (h ≤ g if inclusive) of pixel i."""
+    j = torch.arange(size * size)[None, :].expand(3, -1)
+    h = torch.arange(3)[:, None].expand(-1, size * size)
+    same = (h <= g) if inclusive else (h < g)
+    return (j < i) | ((j == i) & same)
+
+
+@pytest.mark.parametrize("mask_type", ["A", "B"])
+def test_colour_masks_follow_the_rgb_order_by_gradients(mask_type):
+    """A stack of RGB-masked layers (first A or B, then B), random weights: output colour g at pixel i depends on
+    no input outside the raster × R→G→B past (checked by gradients, every output), and does depend on the
+    earlier colours of its own pixel (the centre taps that the channel mask keeps)."""
+    size, hidden = 5, 6
+    g = torch.Generator().manual_seed(int(torch.randint(0, 10_000, (1,))))
+    stack = nn.Sequential(MaskedConv2d(3, hidden, 3, mask_type, colours=3), nn.Tanh(),
+                          MaskedConv2d(hidden, hidden, 3, "B", colours=3), nn.Tanh(),
+                          MaskedConv2d(hidden, 3, 1, "B", colours=3))
+    with torch.no_grad():
+        for p in stack.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+    x = torch.randn(1, 3, size, size, generator=g, requires_grad=True)
+    out = stack(x)
+    for i in range(size * size):
+        r, c = divmod(i, size)
+        for colour in range(3):
+            grad, = torch.autograd.grad(out[0, colour, r, c], x, retain_graph=True)
+            seen = grad[0].flatten(1) != 0                                   # (3, size·size)
+            allowed = _colour_order_allowed(i, colour, size, inclusive=mask_type == "B")
+            assert not bool((seen & ~allowed).any()), (mask_type, i, colour)
+            own = seen[:, i]
+            assert own[:colour].all(), (mask_type, i, colour)                # earlier colours of its own pixel
+            assert bool(own[colour]) == (mask_type == "B"), (mask_type, i, colour)
+
+
+def test_channel_mask_groups_and_bad_arguments():
+    m = channel_mask(3, "A", 3, 6)
+    assert m.shape == (6, 3, 3, 3)
+    assert torch.equal(m[:, :, 0], torch.ones(6, 3, 3)) and torch.equal(m[:, :, 2], torch.zeros(6, 3, 3))
+    centre = m[:, :, 1, 1]
+    assert torch.equal(centre, torch.tensor([[0, 0, 0], [0, 0, 0], [1, 0, 0], [1, 0, 0], [1, 1, 0], [1, 1, 0.]]))
+    assert torch.equal(channel_mask(3, "B", 3, 3)[:, :, 1, 1], torch.tril(torch.ones(3, 3)))
+    assert torch.equal(channel_mask(5, "B", 1, 1, colours=1)[0, 0], causal_mask(5, "B"))
+    for call, word in ((lambda: channel_mask(3, "A", 4, 6), "in_channels"),
+                       (lambda: channel_mask(3, "A", 3, 5), "out_channels"),
+                       (lambda: channel_mask(3, "C", 3, 3), "mask_type"),
+                       (lambda: MaskedConv2d(3, 3, 3, "A", colours=0), "colours"),
+                       (lambda: MaskedConv2d(1, 1, 1, "A"), "kernel_size")):
+        with pytest.raises(ValueError, match=word):
+            call()
+    assert "colours=3" in repr(MaskedConv2d(3, 3, 1, "A", colours=3))        # a 1×1 type A is meaningful in colour
