@@ -52,6 +52,52 @@ def test_plots_in_both_languages(lang):
 
     class Row:                                                   # what plot_families reads of a compare.Row
         model, samples, nll_bpd, nll_kind, bound_bpd = "PixelCNN (x)", torch.zeros(20, 1, 8, 8), 1.9, "exact", None
-        fd_ratio, accuracy, sample_cpu_ms_per_image, conditional = 3.0, 0.9, 12.0, True
+        fd_ratio, accuracy, sample_cpu_ms_per_image, conditional, near_copy_rate = 3.0, 0.9, 12.0, True, 0.05
 
     VO.plot_families([Row()], reference=torch.zeros(20, 1, 8, 8), lang=lang, managed=False)
+
+
+def _best(curve: tuple) -> tuple[int, float]:
+    caps, _, test_ll = curve
+    i = max(range(len(caps)), key=lambda j: test_ll[j])
+    return caps[i], test_ll[i]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_what_the_notebook_says_to_try_holds_on_three_seeds(seed):
+    """Unit 01 §3's three "try" statements, on the explorer itself (seeds 0–2, as the text says)."""
+    ex = DensityExplorer(dataset="ring8", model="histogram", capacity=8, n_train=500, lang="en", seed=seed)
+    caps, _, raw = ex.curve()
+    assert all((v == -math.inf) == (c >= 8) for c, v in zip(caps, raw))      # (1) −∞ from 8 cells per axis on
+    ex.smooth.value = True
+    best_cells, _ = _best(ex.curve())
+    smooth = ex.curve()[2]
+    assert 16 <= best_cells <= 32 and smooth[-1] < max(smooth) and smooth[0] < max(smooth)   # rises, then falls
+
+    ex.smooth.value = False
+    ex.model.value = "gmm"
+    held_out_at_32 = {}
+    for n in (500, 100):
+        ex.n_train.value = n
+        held_out_at_32[n] = ex.curve()[2][-1]
+    assert held_out_at_32[100] < held_out_at_32[500] - 2                     # (2) 100 points: a steep fall past K*
+
+    ex.dataset.value = "checkerboard"
+    for n, histogram_wins in ((500, False), (4000, True)):                   # (3) the histogram wins with more data
+        ex.n_train.value = n
+        ex.model.value = "gmm"
+        _, gmm_best = _best(ex.curve())
+        ex.model.value = "histogram"
+        ex.smooth.value = True
+        _, hist_best = _best(ex.curve())
+        ex.smooth.value = False
+        assert (hist_best > gmm_best) == histogram_wins, (n, hist_best, gmm_best)
+
+
+def test_data_choices_and_tooltips_speak_the_edition():
+    zh = DensityExplorer(lang="zh")
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in label) for label, _ in zh.dataset.options)
+    for control in (zh.dataset, zh.model, zh.capacity, zh.n_train, zh.smooth):
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in control.tooltip), control.description
+    en = DensityExplorer(lang="en")
+    assert [v for _, v in en.dataset.options] == ["ring8", "moons", "swissroll", "checkerboard", "grid25"]

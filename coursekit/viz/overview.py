@@ -30,6 +30,7 @@ _LABELS = {
     "bpd": {"zh": "{v} bits/dim", "en": "{v} bits/dim"},
     "fd": {"zh": "FD 与基准之比 {v:.1f}", "en": "FD / ref. {v:.1f}"},
     "acc": {"zh": "类别正确 {v:.0f}%", "en": "class acc. {v:.0f}%"},
+    "near": {"zh": "近似复制 {v:.0f}%", "en": "near copies {v:.0f}%"},
     "ms": {"zh": "{v:.2f} ms/张", "en": "{v:.2f} ms/image"},
 }
 LIM = 4.5
@@ -116,8 +117,8 @@ def plot_fit(model, train: Tensor, reference: Tensor, samples: Tensor, lang: str
 def plot_families(rows: Sequence, reference: Tensor | None = None, lang: str = "en", per_row: int = 20,
                   managed: bool = True):
     """The families side by side: a grid of each row's samples (``compare.Row.samples``) titled with its numbers
-    (likelihood in bits/dim where it has one, saying whether it is p(x) or p(x|y), FD / reference, class accuracy,
-    sampling cost)."""
+    (likelihood in bits/dim where it has one, saying whether it is p(x) or p(x|y), FD / reference with the share of
+    near copies beside it, class accuracy, sampling cost)."""
     panels = [(r.model.split(" (")[0], r.samples, r) for r in rows if getattr(r, "samples", None) is not None]
     if reference is not None:
         panels.insert(0, ("data" if lang == "en" else "真实数据", reference, None))
@@ -136,6 +137,8 @@ def plot_families(rows: Sequence, reference: Tensor | None = None, lang: str = "
                 lines.append(of + bound + _label("bpd", lang, v=f"{likelihood:.2f}"))
             if row.fd_ratio is not None:
                 lines.append(_label("fd", lang, v=row.fd_ratio))
+            if getattr(row, "near_copy_rate", None) is not None:          # FD cannot see copying: always beside it
+                lines.append(_label("near", lang, v=100 * row.near_copy_rate))
             if row.accuracy is not None:
                 lines.append(_label("acc", lang, v=100 * row.accuracy))
             lines.append(_label("ms", lang, v=row.sample_cpu_ms_per_image))

@@ -30,6 +30,13 @@ _TEXT = {
                       "{blind} in the blind spot{leak}"},
     "leak": {"zh": "；<b style='color:#d62728'>它能看到自己 xᵢ：模型作弊！</b>",
              "en": "; <b style='color:#d62728'>it sees its own xᵢ: the model cheats!</b>"},
+    "tip_layers": {"zh": "掩码卷积的层数：第一层用所选的掩码，之后都是 B 型",
+                   "en": "masked convolution layers: the first with the chosen mask, then type B"},
+    "tip_kernel": {"zh": "每层卷积核的大小 k×k", "en": "the k×k kernel of every layer"},
+    "tip_first": {"zh": "第一层的掩码：A 型看不到像素本身，B 型看得到（模型会作弊）",
+                  "en": "the first layer's mask: type A hides the pixel itself, type B shows it (the model cheats)"},
+    "tip_pixel": {"zh": "要看的像素的行号 / 列号（从 0 数起）",
+                  "en": "the row / column of the pixel to inspect (from 0)"},
     "frame": {"zh": "步", "en": "step"},
     "play": {"zh": "播放", "en": "play"},
 }
@@ -75,15 +82,19 @@ class ReceptiveFieldExplorer(_Figure):
             raise ValueError(f"pixel must lie in the {size}×{size} image, got {pixel}")
         self.size = size
         style = {"description_width": "70px"}
-        self.layers = W.IntSlider(value=layers, min=1, max=12, description=_t("layers", lang), style=style,
+        self.layers = W.IntSlider(value=layers, min=1, max=12, description=_t("layers", lang),
+                                  tooltip=_t("tip_layers", lang), style=style,
                                   continuous_update=False, layout=W.Layout(width="300px"))
-        self.kernel = W.Dropdown(options=[3, 5, 7], value=kernel_size, description=_t("kernel", lang), style=style,
+        self.kernel = W.Dropdown(options=[3, 5, 7], value=kernel_size, description=_t("kernel", lang),
+                                 tooltip=_t("tip_kernel", lang), style=style,
                                  layout=W.Layout(width="180px"))
         self.first = W.Dropdown(options=list(AR.MASK_TYPES), value=first, description=_t("first", lang),
-                                style=style, layout=W.Layout(width="180px"))
-        self.row = W.IntSlider(value=r, min=0, max=size - 1, description=_t("row", lang), style=style,
+                                tooltip=_t("tip_first", lang), style=style, layout=W.Layout(width="180px"))
+        self.row = W.IntSlider(value=r, min=0, max=size - 1, description=_t("row", lang),
+                               tooltip=_t("tip_pixel", lang), style=style,
                                continuous_update=False, layout=W.Layout(width="300px"))
-        self.col = W.IntSlider(value=c, min=0, max=size - 1, description=_t("col", lang), style=style,
+        self.col = W.IntSlider(value=c, min=0, max=size - 1, description=_t("col", lang),
+                               tooltip=_t("tip_pixel", lang), style=style,
                                continuous_update=False, layout=W.Layout(width="300px"))
         self.caption = W.HTML()
         self.image = W.Image(format="png")

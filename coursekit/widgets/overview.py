@@ -34,6 +34,20 @@ _TEXT = {
     "capacity": {"zh": "容量", "en": "capacity"},
     "n": {"zh": "训练点数", "en": "training points"},
     "smooth": {"zh": f"加 α 平滑（α = {ALPHA}）", "en": f"add-α smoothing (α = {ALPHA})"},
+    "ring8": {"zh": "圆环上的 8 个高斯 (ring8)", "en": "8 Gaussians on a ring (ring8)"},
+    "moons": {"zh": "两个半月 (moons)", "en": "two moons (moons)"},
+    "swissroll": {"zh": "瑞士卷 (swissroll)", "en": "Swiss roll (swissroll)"},
+    "checkerboard": {"zh": "棋盘 (checkerboard)", "en": "checkerboard"},
+    "grid25": {"zh": "5×5 网格上的 25 个高斯 (grid25)", "en": "25 Gaussians on a 5×5 grid (grid25)"},
+    "tip_data": {"zh": "二维数据集；ring8 和 grid25 的真实密度已知",
+                 "en": "a 2-D data set; ring8 and grid25 have a known true density"},
+    "tip_model": {"zh": "两种模型都用最大似然拟合：高斯混合用 EM，直方图用频率",
+                  "en": "both fitted by maximum likelihood: the mixture by EM, the histogram by counting"},
+    "tip_capacity": {"zh": "高斯混合：分量数 K；直方图：每个坐标轴的格子数",
+                     "en": "Gaussian mixture: the number of components K; histogram: cells per axis"},
+    "tip_n": {"zh": "训练点数（留出集固定为 2000 个点）", "en": "training points (the held-out set is 2000 points)"},
+    "tip_smooth": {"zh": "每个格子加一个伪计数 α，空格子不再是 −∞；只对直方图有效",
+                   "en": "a pseudo-count α in every cell, so no cell is −∞; for the histogram only"},
     "caption": {"zh": "{model}，容量 {cap}：训练集平均对数似然 {train}，留出集 {test}（nats / 点）",
                 "en": "{model}, capacity {cap}: average log-likelihood {train} on the training set, {test} held out "
                       "(nats per point)"},
@@ -66,16 +80,20 @@ class DensityExplorer(_Figure):
         self._fits: dict = {}
         self._curves: dict = {}
         style = {"description_width": "90px"}
-        self.dataset = W.Dropdown(options=list(DATASETS), value=dataset, description=_t("data", lang), style=style,
-                                  layout=W.Layout(width="240px"))
+        self.dataset = W.Dropdown(options=[(_t(d, lang), d) for d in DATASETS], value=dataset,
+                                  description=_t("data", lang), tooltip=_t("tip_data", lang), style=style,
+                                  layout=W.Layout(width="340px"))
         self.model = W.Dropdown(options=[(_t(m, lang), m) for m in MODELS], value=model,
-                                description=_t("model", lang), style=style, layout=W.Layout(width="300px"))
+                                description=_t("model", lang), tooltip=_t("tip_model", lang), style=style,
+                                layout=W.Layout(width="300px"))
         self.capacity = W.IntSlider(value=capacity, min=1, max=limits[1], description=_t("capacity", lang),
-                                    style=style, continuous_update=False, layout=W.Layout(width="340px"))
+                                    tooltip=_t("tip_capacity", lang), style=style, continuous_update=False,
+                                    layout=W.Layout(width="340px"))
         self.n_train = W.IntSlider(value=n_train, min=50, max=4000, step=50, description=_t("n", lang),
-                                   style=style, continuous_update=False, layout=W.Layout(width="340px"))
-        self.smooth = W.Checkbox(value=smooth, description=_t("smooth", lang), indent=False,
-                                 disabled=model == "gmm")            # smoothing is the histogram's
+                                   tooltip=_t("tip_n", lang), style=style, continuous_update=False,
+                                   layout=W.Layout(width="340px"))
+        self.smooth = W.Checkbox(value=smooth, description=_t("smooth", lang), tooltip=_t("tip_smooth", lang),
+                                 indent=False, disabled=model == "gmm")     # smoothing is the histogram's
         self.caption = W.HTML()
         self.image = W.Image(format="png")
         self.model.observe(self._model_changed, names="value")
