@@ -88,6 +88,56 @@ def test_fit_discriminator_approaches_d_star():
     assert float((learned - d_star).abs().max()) < 0.1
 
 
+def _two_modes(x):
+    return 0.5 * theory.gaussian_density(x, -2.0, 0.5) + 0.5 * theory.gaussian_density(x, 2.0, 0.5)
+
+
+@pytest.mark.parametrize("mu,s", [(0.5, 1.0), (1.5, 0.7), (-1.0, 1.2), (0.3, 0.4)])
+def test_nonsaturating_gradient_is_the_gradient_of_reverse_kl_minus_2jsd(mu, s):
+    """Arjovsky & Bottou (2017), Thm 2.5: with D = D* of the current G held fixed, the non-saturating loss
+    E_pg[−log D*] has the gradient of KL(p_g ‖ p_data) − 2 JSD, and the saturating E_pg log(1 − D*) that of 2 JSD.
+    Checked on a fresh two-mode p_data, with the gradient in μ taken by central differences on both sides."""
+    x = torch.linspace(-10.0, 10.0, 2001, dtype=torch.float64)       # wide: p_g must not leak off the grid
+    dx, h = float(x[1] - x[0]), 1e-4
+    p = _two_modes(x)
+    q0 = theory.gaussian_density(x, mu, s)
+    d_star, one_minus = gan.optimal_discriminator(p, q0), gan.optimal_discriminator(q0, p)
+
+    def slope(f):
+        return (f(theory.gaussian_density(x, mu + h, s)) - f(theory.gaussian_density(x, mu - h, s))) / (2 * h)
+
+    ns = slope(lambda q: float((q * -torch.log(d_star)).sum() * dx))
+    sat = slope(lambda q: float((q * torch.log(one_minus)).sum() * dx))
+    assert ns == pytest.approx(slope(lambda q: theory.nonsaturating_divergence(p, q, dx)), abs=1e-6)
+    assert sat == pytest.approx(slope(lambda q: 2 * theory.jensen_shannon(p, q, dx)), abs=1e-6)
+    assert abs(ns) > 1e-3                                                 # a real slope, not 0 = 0
+
+
+def test_nonsaturating_divergence_values_and_mode_seeking():
+    x = torch.linspace(-7.0, 7.0, 1401, dtype=torch.float64)
+    dx = float(x[1] - x[0])
+    p = _two_modes(x)
+    assert abs(theory.nonsaturating_divergence(p, p, dx)) < 1e-9                       # 0 at p_g = p_data
+    q = theory.gaussian_density(x, 1.0, 1.3)
+    expected = theory.kl_divergence(q, p, dx) - 2 * theory.jensen_shannon(p, q, dx)
+    assert theory.nonsaturating_divergence(p, q, dx) == pytest.approx(expected)
+    on_one_mode = theory.gaussian_density(x, 2.0, 0.5)
+    covering = theory.gaussian_density(x, 0.0, 2.06)                                    # moment-matched
+    # mode seeking vs mass covering: each divergence prefers the other fit
+    assert theory.nonsaturating_divergence(p, on_one_mode, dx) < theory.nonsaturating_divergence(p, covering, dx)
+    assert theory.kl_divergence(p, covering, dx) < theory.kl_divergence(p, on_one_mode, dx)
+
+
+@pytest.mark.parametrize("mu", [-5.0, -0.7, 0.0, 2.0, 6.0])
+def test_wasserstein_1d_of_a_shift_is_the_shift(mu):
+    p, q = theory.gaussian_density(GRID, 0.0, 1.0), theory.gaussian_density(GRID, mu, 1.0)
+    assert theory.wasserstein_1d(p, q, DX) == pytest.approx(abs(mu), abs=1e-3)
+    wide = theory.gaussian_density(GRID, 0.0, 2.0)                      # same mean, other spread: W₁ = (2 − 1)·√(2/π)
+    assert theory.wasserstein_1d(p, wide, DX) == pytest.approx(math.sqrt(2 / math.pi), abs=1e-3)
+    with pytest.raises(ValueError, match="same grid"):
+        theory.wasserstein_1d(p, q[:10], DX)
+
+
 # --- probes ------------------------------------------------------------------------------------------------
 
 def test_logit_gradients_are_autograd_of_generator_loss():
@@ -148,6 +198,8 @@ def test_live_gan_steps_and_structure():
     live.train(2)
     assert calls["D"] == 2 * (3 * 2 + 1)               # per G step: k × (real, fake) + one for G's loss
     assert live.steps == 2 and all(len(v) == 2 for v in live.history.values())
+    assert set(live.history) == {"d_loss", "g_loss", "grad_norm", "d_fake"}
+    assert all(0.0 < d < 1.0 for d in live.history["d_fake"])
     assert any(not torch.equal(a, b) for a, b in zip(before_g, live.G.parameters()))
     # G's step leaves D alone: with D's learning rate at its smallest, only the D steps move D
     live.set(k=1)
@@ -187,16 +239,35 @@ def test_gan_panel_trains_and_follows_its_controls():
     panel.kind.value = "least_squares"
     panel.k.value = 2
     assert panel.live.settings["kind"] == "least_squares" and panel.live.settings["k"] == 2
+    assert "均衡点为 log 4" in panel.legend.value and "最小二乘时" in panel.legend.value
+    assert panel.notice.value == ""
     panel.pack.value = 4
     assert panel.live.steps == 0 and panel.live.D.pack == 4
+    assert "已换打包数 m" in panel.notice.value and "第 0 步" in panel.notice.value   # the reset is said, not silent
+    labels = [label for label, _ in panel.data.options]
+    assert labels[0].startswith("圆环上的 8 个高斯")
+    assert all(any("\u4e00" <= c <= "\u9fff" for c in label) for label in labels)
+    panel.data.value = "moons"
+    assert "已换数据" in panel.notice.value and "模式" not in panel.status.value
+    panel.train_button.click()
+    assert panel.notice.value == "" and panel.live.steps == 4
     bundle = panel._repr_mimebundle_()
     assert "image/png" in bundle and "application/vnd.jupyter.widget-view+json" in bundle
     panel.reset_button.click()
-    assert panel.live.steps == 0
+    assert panel.live.steps == 0 and "已重置" in panel.notice.value
     with pytest.raises(ValueError, match="lang"):
         GANPanel(lang="fr")
     with pytest.raises(ValueError, match="warmup"):
         GANPanel(warmup=-1)
+
+
+def test_gan_panel_english_labels():
+    from coursekit.widgets import GANPanel
+
+    panel = GANPanel(lang="en", chunk=1, chunks=1, warmup=1)
+    assert [label for label, _ in panel.data.options][1] == "25 Gaussians on a 5×5 grid (grid25)"
+    assert "high-quality samples" in panel.status.value and "within 3σ" in panel.legend.value
+    assert "D(G(z))" in panel.status.value and "step 0" in panel.pack.tooltip
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -222,8 +293,59 @@ def test_unit05_plots(lang):
     figs.append(VG.plot_mode_collapse({"data": torch.randn(9, 2), "plain_samples": torch.randn(9, 2),
                                        "remedy_samples": torch.randn(9, 2), "plain": m, "remedy": m,
                                        "remedy_name": "PacGAN"}, lang=lang, managed=False))
+    figs.append(VG.plot_divergence_fits(x, p, {"forward_kl": (0.0, 2.0), "ns": (2.0, 0.5)}, lang=lang, managed=False))
+    figs.append(VG.plot_mode_histograms({"a": torch.full((8,), 0.125), "b": torch.eye(8)[3]}, lang=lang,
+                                        managed=False))
+    figs.append(VG.plot_optimal_discriminator(x, p, q, d, d, torch.arange(3.0), [0, 1, 2], [0, 1, 2], lang=lang,
+                                              managed=False, w1=[1.0, 0.0, 1.0]))
+    assert len(figs[-1].axes) == 4                                   # D panel + twin, V panel + the W₁ twin
     assert all(len(f.axes) >= 1 for f in figs)
     title = figs[0].axes[0].get_title()
     assert ("最优判别器" in title) == (lang == "zh")
     with pytest.raises(ValueError, match="lang"):
         VG.gan_label("losses", "fr")
+
+
+# --- the DCGAN of 05b ----------------------------------------------------------------------------------------
+
+def test_dcgan_discriminator_batch_norm_follows_the_paper():
+    """DCGAN: BatchNorm in D after every strided conv, not on the input layer; the default D has none."""
+    from torch import nn
+
+    plain = gan.DCGANDiscriminator(image_size=8, ndf=16)
+    paper = gan.DCGANDiscriminator(image_size=8, ndf=16, batch_norm=True)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in plain.modules())
+    layers = list(paper.body)
+    norms = [i for i, m in enumerate(layers) if isinstance(m, nn.BatchNorm2d)]
+    assert len(norms) == 2 and all(isinstance(layers[i - 1], nn.Conv2d) and layers[i - 1].stride == (2, 2)
+                                   for i in norms)
+    assert isinstance(layers[1], nn.LeakyReLU)                       # the input conv goes straight to LeakyReLU
+    assert all(layers[i - 1].bias is None for i in norms)            # BatchNorm's shift replaces the conv bias
+    # the parameters the BatchNorms add (γ, β per channel) minus the two dropped conv biases
+    assert gan.count_parameters(paper) - gan.count_parameters(plain) == 2 * 32 + 2 * 64 - 32 - 64
+    assert paper(torch.randn(5, 1, 8, 8)).shape == (5,)
+    assert paper.config["batch_norm"] is True
+
+
+def test_pretrained_dcgan_is_checked_and_loads(tmp_path):
+    from coursekit.gan import demos
+
+    G = demos.pretrained_dcgan()
+    assert not G.training and G.config["latent_dim"] == 32
+    x = gan.generate(G, 6, seed=1)
+    assert x.shape == (6, 1, 8, 8) and float(x.abs().max()) <= 1.0
+    assert G.train_info["steps"] == demos.DCGAN_STEPS and G.train_info["seed"] == 0
+    raw = bytearray(demos.DCGAN_FILE.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    bad = tmp_path / "tampered.pt"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="SHA-256"):
+        demos.pretrained_dcgan(path=bad)
+    other = tmp_path / "other.pt"
+    torch.save({"kind": "something else"}, other)
+    with pytest.raises(ValueError, match="not a DCGAN checkpoint"):
+        demos.pretrained_dcgan(path=other, sha256=None)
+    with pytest.raises(ValueError, match="not a file"):
+        demos.pretrained_dcgan(path=tmp_path / "missing.pt")
+    saved = demos.save_dcgan(gan.DCGANGenerator(**demos.DCGAN_G), tmp_path / "g.pt", steps=1)
+    assert demos.pretrained_dcgan(path=saved, sha256=None).train_info == {"steps": 1}

@@ -2,6 +2,7 @@
 (no plotting, no files: ``coursekit.viz.gan`` draws the results, ``coursekit gan …`` saves them).
 
     mode_collapse_demo()   8-Gaussian ring, VEEGAN protocol: plain GAN vs PacGAN (模式丢失 and a remedy)
+    pretrained_dcgan()     notebook 05b's DCGAN generator on the digits, trained once and shipped (SHA-256 checked)
     cgan_demo()            class-conditional DCGAN on the digits, scored by the metrics classifier
     pix2pix_demo()         held-out pairs: L1 only vs L1 + PatchGAN (L1 and classifier accuracy)
     cyclegan_demo()        unpaired thin ↔ thick digits
@@ -11,6 +12,11 @@ budgets (``steps=``) to check they run.
 """
 
 from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
 
 import torch
 
@@ -69,6 +75,70 @@ def mode_collapse_demo(steps: int = 12000, remedy: str = "pacgan", pack: int = 2
             "data": sample_2d("ring8", n_samples, seed=seed + 2),
             "plain_G": plain["G"], "plain_D": plain["D"], "remedy_G": fixed["G"], "remedy_D": fixed["D"],
             "plain_history": plain["history"], "remedy_history": fixed["history"]}
+
+
+# Notebook 05b's DCGAN on the 8×8 digits: the DCGAN guidelines (BatchNorm in G and D), learning rate 2e-3 for
+# both (the paper's 2e-4 is too slow for 4,000 steps of such small nets), batch 64, non-saturating loss.
+DCGAN_G = dict(latent_dim=32, image_size=8, ngf=16)
+DCGAN_D = dict(image_size=8, ndf=16, batch_norm=True)
+DCGAN_TRAIN = dict(batch_size=64, lr_g=2e-3, lr_d=2e-3)
+DCGAN_STEPS = 4000
+DCGAN_FILE = Path(__file__).resolve().parent.parent / "assets" / "gan_dcgan_digits.pt"
+DCGAN_SHA256 = "3154e911aca7b6bbce553aa826ff94fecb08700de138622d63715238d6345cfc"
+DCGAN_KIND = "coursekit-dcgan-digits"
+
+
+def train_dcgan(steps: int = DCGAN_STEPS, seed: int = 0, device: str | torch.device | None = None,
+                progress: bool | None = None):
+    """Notebook 05b's DCGAN (``DCGAN_G``, ``DCGAN_D``, ``DCGAN_TRAIN``) trained on the train split of the digits;
+    returns the :class:`GANResult`. What ``scripts/make_gan_digits.py`` runs to make the shipped generator."""
+    x, _ = load_digits("train")
+    seed_everything(seed)
+    G = DCGANGenerator(**DCGAN_G)
+    D = DCGANDiscriminator(**DCGAN_D)
+    return train_gan(G, D, x, steps=steps, **DCGAN_TRAIN, seed=seed, device=device, progress=progress)
+
+
+def save_dcgan(G: DCGANGenerator, path: str | Path, **train_info: object) -> Path:
+    """Write G (config, float16 weights and buffers, ``train_info``) to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in G.state_dict().items()}
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save({"kind": DCGAN_KIND, "config": dict(G.config), "state_dict": state, "train_info": train_info},
+                   tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def pretrained_dcgan(device: str | torch.device | None = None, path: str | Path = DCGAN_FILE,
+                     sha256: str | None = DCGAN_SHA256) -> DCGANGenerator:
+    """The DCGAN generator shipped with the package (``assets/gan_dcgan_digits.pt``: ``train_dcgan()`` with seed 0,
+    ``DCGAN_STEPS`` steps, made by ``scripts/make_gan_digits.py``), in eval mode. The file's SHA-256 is checked
+    (``sha256=None`` skips the check): a changed or damaged file raises a ValueError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"path {str(path)!r} is not a file (make it with scripts/make_gan_digits.py)")
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if sha256 and digest != sha256:
+        raise ValueError(f"path {str(path)!r} has SHA-256 {digest}, expected {sha256}: the file was changed or "
+                         "damaged; restore it from git or reinstall coursekit")
+    try:
+        payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as err:          # noqa: BLE001 — torch raises many types for a damaged file
+        raise ValueError(f"path {str(path)!r} is not a DCGAN checkpoint (unreadable)") from err
+    if not isinstance(payload, dict) or payload.get("kind") != DCGAN_KIND:
+        raise ValueError(f"path {str(path)!r} is not a DCGAN checkpoint written by demos.save_dcgan")
+    config = dict(payload["config"])
+    config.pop("kind", None)
+    G = DCGANGenerator(**config)
+    G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+    G.train_info = payload.get("train_info", {})
+    return G.to(get_device(device)).eval()
 
 
 def cgan_demo(steps: int = 3000, seed: int = 0, per_class: int = 100, device: str | torch.device | None = None,

@@ -4,7 +4,7 @@
     live = LiveGAN("ring8", kind="saturating", k=1, lr_g=1e-3, lr_d=1e-3, pack=1)
     live.train(50)                    # 50 generator steps, each after k discriminator steps (交替优化)
     live.set(kind="non_saturating")   # takes effect at the next step; pack or data rebuild the networks
-    live.history["grad_norm"]         # ‖∇_θg L_G‖ after every G step, beside "d_loss" and "g_loss"
+    live.history["grad_norm"]         # ‖∇_θg L_G‖ after every G step, beside "d_loss", "g_loss" and "d_fake"
 
 Each step is the slides' alternating optimisation: D minimises −V on a real batch and a detached fake batch,
 then G minimises its loss (``kind``: saturating log(1 − D(G(z))), non-saturating −log D(G(z)) or least squares)
@@ -89,7 +89,7 @@ class LiveGAN:
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=float(s["lr_g"]), betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=float(s["lr_d"]), betas=(0.5, 0.999))
         self._gen = gen
-        self.history: dict[str, list[float]] = {"d_loss": [], "g_loss": [], "grad_norm": []}
+        self.history: dict[str, list[float]] = {"d_loss": [], "g_loss": [], "grad_norm": [], "d_fake": []}
         self.steps = 0
 
     def _real(self) -> Tensor:
@@ -118,13 +118,15 @@ class LiveGAN:
                 loss_d.backward()
                 self.opt_d.step()
                 d_total += float(loss_d.detach())
-            loss_g = generator_loss(self.D(self._fake()), kind)   # D fixed: only opt_g steps
+            fake_logits = self.D(self._fake())
+            loss_g = generator_loss(fake_logits, kind)             # D fixed: only opt_g steps
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
             self.history["d_loss"].append(d_total / int(self.settings["k"]))
             self.history["g_loss"].append(float(loss_g.detach()))
             self.history["grad_norm"].append(gradient_norm(self.G))
+            self.history["d_fake"].append(float(torch.sigmoid(fake_logits.detach()).mean()))  # mean D(G(z))
             self.steps += 1
         self.G.eval()
         self.D.eval()

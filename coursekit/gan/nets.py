@@ -161,23 +161,29 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """D(x[, y]) → logit: [conv 4×4 stride 2, LeakyReLU 0.2] down to 2×2, then a linear layer.
+    """D(x[, y]) → logit: a 3×3 conv and LeakyReLU 0.2, then [conv 4×4 stride 2, (BatchNorm,) LeakyReLU 0.2] down to
+    2×2, then a linear layer.
 
-    Conditional: the one-hot label enters as extra constant input planes (the cGAN paper's concatenation) and
-    again at the end as a projection ⟨embed(y), φ(x)⟩ (Miyato & Koyama 2018), which makes D check that the
-    image shows *that* digit, not just any digit.
+    ``batch_norm=True`` is the DCGAN paper's discriminator (Radford et al. 2016: BatchNorm in D as in G, except on
+    D's input layer); the default leaves it out, as the course's conditional models do (the cGAN's projection
+    term below is the conditioning they rely on). Conditional: the one-hot label enters as extra constant input
+    planes (the cGAN paper's concatenation) and again at the end as a projection ⟨embed(y), φ(x)⟩ (Miyato &
+    Koyama 2018), which makes D check that the image shows *that* digit, not just any digit.
     """
 
-    def __init__(self, image_size: int = 8, channels: int = 1, ndf: int = 32, num_classes: int | None = None):
+    def __init__(self, image_size: int = 8, channels: int = 1, ndf: int = 32, num_classes: int | None = None,
+                 batch_norm: bool = False):
         super().__init__()
         levels = _levels(image_size)
         self.config = dict(kind="dcgan_discriminator", image_size=image_size, channels=channels, ndf=ndf,
-                           num_classes=num_classes)
+                           num_classes=num_classes, batch_norm=batch_norm)
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
         layers: list[nn.Module] = [nn.Conv2d(channels + (num_classes or 0), ndf, 3, padding=1), nn.LeakyReLU(0.2)]
         width = ndf
         for _ in range(levels):
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1), nn.LeakyReLU(0.2)]
+            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=not batch_norm)]
+            layers += [nn.BatchNorm2d(width * 2)] if batch_norm else []
+            layers += [nn.LeakyReLU(0.2)]
             width *= 2
         self.body = nn.Sequential(*layers, nn.Flatten())
         self.features = width * 4

@@ -117,3 +117,33 @@ def fit_discriminator(D: nn.Module, sample_data: Callable[[int], Tensor], sample
         losses.append(float(loss.detach()))
     D.eval()
     return losses
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What each generator loss minimises when D is optimal (Goodfellow 2016, §3.2; Arjovsky & Bottou 2017, Thm 2.5)
+# ---------------------------------------------------------------------------------------------------------
+
+def nonsaturating_divergence(p_data: Tensor, p_g: Tensor, dx: float) -> float:
+    """KL(p_g ‖ p_data) − 2 JSD(p_data ‖ p_g): the divergence whose gradient the non-saturating loss follows.
+
+    With D = D* for the current G, the non-saturating step's gradient ∇_θg E_{p_g}[−log D*(x)] (D* held fixed,
+    as in G's step) equals ∇_θg of this quantity. From p_g / p_data = (1 − D*) / D*:
+
+        KL(p_g ‖ p_data) = E_pg log(1 − D*) − E_pg log D*,    2 JSD = log 4 + E_pdata log D* + E_pg log(1 − D*)
+        ⇒ KL(p_g ‖ p_data) − 2 JSD = E_pg[−log D*] − E_pdata[log D*] − log 4,
+
+    and the terms through D*'s own dependence on θ_g add ∫ ∇p_g = 0. The reverse KL is mode seeking: it costs
+    nothing where p_g leaves a mode of p_data empty, and a lot where p_g puts mass that p_data lacks.
+    """
+    return kl_divergence(p_g, p_data, dx) - 2 * jensen_shannon(p_data, p_g, dx)
+
+
+def wasserstein_1d(p: Tensor, q: Tensor, dx: float) -> float:
+    """W₁(p, q) = ∫ |F_p(x) − F_q(x)| dx for densities on a 1-D grid (F: the cumulative distribution).
+
+    Unlike the JSD it keeps growing as the two move apart: W₁(N(0, 1), N(μ, 1)) = |μ|, so its slope is never
+    zero, the property WGAN (Arjovsky, Chintala & Bottou 2017) trains G on."""
+    p, q, step = _density("p", p), _density("q", q), _dx(dx)
+    if p.shape != q.shape or p.ndim != 1:
+        raise ValueError(f"p and q must be 1-D densities on the same grid, got {tuple(p.shape)}, {tuple(q.shape)}")
+    return float((torch.cumsum(p, 0) - torch.cumsum(q, 0)).abs().sum() * step * step)

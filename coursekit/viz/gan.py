@@ -153,8 +153,8 @@ def save(fig, path: str | Path) -> Path:
 
 __all__ = ["plot_samples_2d", "plot_decision_surface", "plot_losses", "mode_collapse_figure", "cgan_figure",
            "translation_figure", "pix2pix_figure", "cyclegan_figure", "save", "gan_label", "plot_optimal_discriminator",
-           "plot_generator_losses", "plot_gradient_norms", "plot_mode_collapse", "plot_snapshots", "draw_live",
-           "plot_loss_curves"]
+           "plot_generator_losses", "plot_divergence_fits", "plot_gradient_norms", "plot_mode_histograms",
+           "plot_mode_collapse", "plot_snapshots", "draw_live", "plot_loss_curves"]
 
 
 
@@ -174,6 +174,16 @@ _LABELS = {
     "v_star": {"zh": "V(D*, G)（数值积分）", "en": "V(D*, G) (numerical integral)"},
     "v_jsd": {"zh": "−log 4 + 2·JSD(p_data ‖ p_g)", "en": "−log 4 + 2·JSD(p_data ‖ p_g)"},
     "v_title": {"zh": "V(D*, G) 与 JS 散度", "en": "V(D*, G) and the Jensen–Shannon divergence"},
+    "fit_title": {"zh": "用一个高斯 p_g = N(μ, s²) 拟合两个模式：各散度的最优解",
+                  "en": "one Gaussian p_g = N(μ, s²) fitted to two modes: the best fit of each divergence"},
+    "fit_forward_kl": {"zh": "前向 KL(p_data‖p_g)（最大似然）：μ = {mu:.2f}, s = {s:.2f}",
+                       "en": "forward KL(p_data‖p_g) (maximum likelihood): μ = {mu:.2f}, s = {s:.2f}"},
+    "fit_jsd": {"zh": "JSD（极大极小损失，D = D*）：μ = {mu:.2f}, s = {s:.2f}",
+                "en": "JSD (minimax loss, D = D*): μ = {mu:.2f}, s = {s:.2f}"},
+    "fit_ns": {"zh": "KL(p_g‖p_data) − 2 JSD（非饱和损失）：μ = {mu:.2f}, s = {s:.2f}",
+               "en": "KL(p_g‖p_data) − 2 JSD (non-saturating loss): μ = {mu:.2f}, s = {s:.2f}"},
+    "w1": {"zh": "W₁(p_data, p_g)（右轴，WGAN）", "en": "W₁(p_data, p_g) (right axis, WGAN)"},
+    "w1_axis": {"zh": "Wasserstein-1 距离", "en": "Wasserstein-1 distance"},
     "d_fake_axis": {"zh": "D(G(z))", "en": "D(G(z))"},
     "loss_sat": {"zh": "饱和：log(1 − D(G(z)))（最小化）", "en": "saturating: log(1 − D(G(z))) (minimised)"},
     "loss_ns": {"zh": "非饱和：−log D(G(z))（最小化）", "en": "non-saturating: −log D(G(z)) (minimised)"},
@@ -192,14 +202,24 @@ _LABELS = {
     "plain": {"zh": "普通 GAN：{m}", "en": "plain GAN: {m}"},
     "remedy": {"zh": "{name}：{m}", "en": "{name}: {m}"},
     "snapshot": {"zh": "第 {step} 步", "en": "step {step}"},
+    "even_share": {"zh": "均匀分配：12.5 %", "en": "even spread: 12.5 %"},
+    "mode_index": {"zh": "最近的模式（编号 0–7）", "en": "nearest mode (index 0–7)"},
+    "share_nearest": {"zh": "样本占比 (%)", "en": "share of samples (%)"},
     "surface": {"zh": "D(x) 与样本（第 {step} 步）", "en": "D(x) and samples (step {step})"},
     "losses": {"zh": "损失", "en": "losses"},
-    "d_loss": {"zh": "D 的损失 −V", "en": "D's loss −V"},
+    "d_loss": {"zh": "D 的损失 −V（交叉熵）", "en": "D's loss −V (cross-entropy)"},
+    "d_loss_ls": {"zh": "D 的损失（最小二乘）", "en": "D's loss (least squares)"},
+    "log4": {"zh": "log 4：均衡点处 D 的损失", "en": "log 4: D's loss at the equilibrium"},
     "g_loss": {"zh": "G 的损失", "en": "G's loss"},
-    "grad_panel": {"zh": "G 的梯度范数", "en": "G's gradient norm"},
+    "g_loss_saturating": {"zh": "G 的损失 log(1 − D(G(z)))", "en": "G's loss log(1 − D(G(z)))"},
+    "g_loss_non_saturating": {"zh": "G 的损失 −log D(G(z))", "en": "G's loss −log D(G(z))"},
+    "g_loss_least_squares": {"zh": "G 的损失（最小二乘）", "en": "G's loss (least squares)"},
+    "grad_panel": {"zh": "G 的梯度范数与平均 D(G(z))", "en": "G's gradient norm and mean D(G(z))"},
+    "grad_norm_short": {"zh": "‖∇θ_g L_G‖（左轴，对数）", "en": "‖∇θ_g L_G‖ (left, log scale)"},
     "untrained": {"zh": "尚未训练", "en": "not trained yet"},
     "plain_losses": {"zh": "普通 GAN 的损失：一直振荡", "en": "the plain GAN's losses: they keep oscillating"},
-    "dcgan": {"zh": "DCGAN 的 G(z)，FD / floor = {ratio:.1f}", "en": "DCGAN G(z), FD / floor = {ratio:.1f}"},
+    "dcgan": {"zh": "DCGAN 的 G(z)，FD 与基准之比 {ratio:.1f}（n = {n}）",
+              "en": "DCGAN G(z), FD / reference {ratio:.1f} (n = {n})"},
 }
 
 
@@ -229,9 +249,11 @@ def _np(x):
 
 
 def plot_optimal_discriminator(x: Tensor, p_data: Tensor, p_g: Tensor, d_star: Tensor, d_learned: Tensor,
-                               shifts=None, v_star=None, v_jsd=None, lang: str = "en", managed: bool = True):
+                               shifts=None, v_star=None, v_jsd=None, lang: str = "en", managed: bool = True,
+                               w1=None):
     """Left: the two densities, D* and the trained D on a 1-D grid. Right (optional): V(D*, G) against the
-    mean of p_g, beside −log 4 + 2 JSD, with the equilibrium value −log 4."""
+    mean of p_g, beside −log 4 + 2 JSD, with the equilibrium value −log 4; with ``w1`` also the Wasserstein-1
+    distance on a second axis (it keeps its slope where V(D*, G) goes flat: WGAN's point)."""
     import math
 
     gan_label("d_title", lang)
@@ -260,8 +282,39 @@ def plot_optimal_discriminator(x: Tensor, p_data: Tensor, p_g: Tensor, d_star: T
         ax2.text(float(_np(shifts)[0]), -math.log(4) + 0.03, "−log 4", color="tab:red", fontsize=8)
         ax2.set_xlabel(gan_label("shift", lang), fontsize=9)
         ax2.set_title(gan_label("v_title", lang), fontsize=10)
-        ax2.legend(fontsize=8)
         ax2.grid(alpha=0.3)
+        handles, names = ax2.get_legend_handles_labels()
+        if w1 is not None:
+            twin2 = ax2.twinx()
+            twin2.plot(_np(shifts), _np(w1), "--", color="tab:green", lw=1.5, label=gan_label("w1", lang))
+            twin2.set_ylabel(gan_label("w1_axis", lang), fontsize=9, color="tab:green")
+            twin2.tick_params(labelsize=8, colors="tab:green")
+            more = twin2.get_legend_handles_labels()
+            handles, names = handles + more[0], names + more[1]
+        ax2.legend(handles, names, fontsize=8, loc="upper center")
+    fig.tight_layout()
+    return fig
+
+
+def plot_divergence_fits(x: Tensor, p_data: Tensor, fits: dict, lang: str = "en", managed: bool = True):
+    """p_data on a 1-D grid and, for each divergence in ``fits`` ("forward_kl", "jsd", "ns" → (μ, s)), the
+    Gaussian N(μ, s²) that minimises it: mass covering (forward KL) beside mode seeking (the non-saturating loss)."""
+    from ..gan.theory import gaussian_density
+
+    gan_label("fit_title", lang)
+    fig = _figure((8, 3.4), managed)
+    ax = fig.subplots()
+    xs = _np(x)
+    ax.fill_between(xs, _np(p_data), color="0.6", alpha=0.5, label=gan_label("p_data", lang))
+    styles = {"forward_kl": ("tab:blue", "-"), "jsd": ("tab:green", "--"), "ns": ("tab:red", "-")}
+    for name, (mu, s) in fits.items():
+        colour, ls = styles.get(name, ("k", ":"))
+        ax.plot(xs, _np(gaussian_density(x, mu, s)), color=colour, ls=ls, lw=2,
+                label=gan_label(f"fit_{name}", lang, mu=mu, s=s))
+    ax.set_ylabel(gan_label("density", lang), fontsize=9)
+    ax.set_title(gan_label("fit_title", lang), fontsize=10)
+    ax.legend(fontsize=7.5, loc="upper left")
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
@@ -333,6 +386,30 @@ def plot_mode_collapse(result: dict, lang: str = "en", managed: bool = True):
     return fig
 
 
+def plot_mode_histograms(shares: dict, lang: str = "en", managed: bool = True):
+    """The nearest-mode histogram of each run: ``shares`` maps a run's name to the share of its samples nearest
+    to each mode centre (a length-8 sequence summing to 1). Even spreading is 1/8 per mode (dotted line); mode
+    collapse puts nearly everything on one bar, however far from the centre the samples are."""
+    import numpy as np
+
+    fig = _figure((4.2 * len(shares), 2.9), managed)
+    axes = fig.subplots(1, len(shares), sharey=True)
+    axes = [axes] if len(shares) == 1 else list(axes)
+    for ax, (name, values) in zip(axes, shares.items()):
+        v = 100 * np.asarray(_np(values), dtype=float)
+        ax.bar(np.arange(len(v)), v, color="tab:orange", edgecolor="k", lw=0.5)
+        ax.axhline(100 / len(v), color="0.3", ls=":", lw=1, label=gan_label("even_share", lang))
+        ax.set_xticks(np.arange(len(v)))
+        ax.set_xlabel(gan_label("mode_index", lang), fontsize=9)
+        ax.set_title(name, fontsize=9)
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].set_ylabel(gan_label("share_nearest", lang), fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plot_snapshots(snapshots: list, data: Tensor | None = None, lang: str = "en", managed: bool = True):
     """Samples of one run at several generator steps: ``snapshots`` is a list of (step, samples (N, 2))."""
     fig = _figure((2.6 * len(snapshots), 2.8), managed)
@@ -347,11 +424,14 @@ def plot_snapshots(snapshots: list, data: Tensor | None = None, lang: str = "en"
 
 
 def draw_live(fig, surface, samples: Tensor, data: Tensor, history: dict, steps: int, lang: str = "en",
-              lim: float = 3.0) -> None:
+              lim: float = 3.0, kind: str = "non_saturating") -> None:
     """The live panel's picture on ``fig``: D's decision surface with data and samples, both losses, and G's
-    gradient norm. ``surface`` is (xs, ys, probs) from ``decision_surface``; ``history`` has d_loss, g_loss,
-    grad_norm lists."""
-    ax, ax_loss, ax_grad = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.15, 1.0, 1.0], "wspace": 0.45})
+    gradient norm beside the mean D(G(z)). ``surface`` is (xs, ys, probs) from ``decision_surface``;
+    ``history`` has d_loss, g_loss, grad_norm (and d_fake) lists; ``kind`` is G's loss, which decides what D's
+    loss is (−V, or the least-squares loss)."""
+    import math
+
+    ax, ax_loss, ax_grad = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.15, 1.0, 1.0], "wspace": 0.55})
     xs, ys, probs = surface
     mesh = ax.pcolormesh(_np(xs), _np(ys), _np(probs), cmap="RdBu_r", vmin=0, vmax=1, shading="auto")
     fig.colorbar(mesh, ax=ax, fraction=0.046, label="D(x)")
@@ -365,11 +445,25 @@ def draw_live(fig, surface, samples: Tensor, data: Tensor, history: dict, steps:
     ax.set_yticks([])
     ax.set_title(gan_label("surface", lang, step=steps), fontsize=9)
     n = len(history["d_loss"])
+    d_label = gan_label("d_loss_ls" if kind == "least_squares" else "d_loss", lang)
     if n:
-        ax_loss.plot(range(1, n + 1), history["d_loss"], lw=0.8, label=gan_label("d_loss", lang))
-        ax_loss.plot(range(1, n + 1), history["g_loss"], lw=0.8, label=gan_label("g_loss", lang))
-        ax_loss.legend(fontsize=7)
-        ax_grad.semilogy(range(1, n + 1), [max(g, 1e-12) for g in history["grad_norm"]], lw=0.8, color="tab:green")
+        steps_axis = range(1, n + 1)
+        ax_loss.plot(steps_axis, history["d_loss"], lw=0.8, label=d_label)
+        ax_loss.plot(steps_axis, history["g_loss"], lw=0.8, label=gan_label(f"g_loss_{kind}", lang))
+        if kind != "least_squares":
+            ax_loss.axhline(math.log(4), color="0.4", ls=":", lw=0.8, label=gan_label("log4", lang))
+        ax_loss.legend(fontsize=6.5)
+        ax_grad.semilogy(steps_axis, [max(g, 1e-12) for g in history["grad_norm"]], lw=0.8, color="tab:green",
+                         label=gan_label("grad_norm_short", lang))
+        if history.get("d_fake"):
+            twin = ax_grad.twinx()
+            twin.plot(steps_axis, history["d_fake"], lw=0.8, color="tab:purple", alpha=0.8,
+                      label=gan_label("d_fake_mean", lang))
+            twin.set_ylim(0, 1)
+            twin.tick_params(labelsize=7, colors="tab:purple")
+            lines = ax_grad.get_legend_handles_labels()
+            lines2 = twin.get_legend_handles_labels()
+            ax_grad.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=6.5, loc="upper left")
     else:
         for a in (ax_loss, ax_grad):
             a.text(0.5, 0.5, gan_label("untrained", lang), ha="center", va="center", transform=a.transAxes)
