@@ -1,10 +1,12 @@
 """The unit-05 numbers that the notebooks' own runs do not print: the ring GANs over more seeds (and at the CLI's
-12,000 steps), and the live panel's "try it" over seeds. Prints the tables that docs/gan.md, 05a §7 and 05b §1
-quote; every run is seeded (torch at one thread), so the same command prints the same table.
+12,000 steps), the live panel's "try it" over seeds, and the DCGAN with and without BatchNorm in D. Prints the
+tables that docs/gan.md, docs/answers/05.md, 05a §7 and 05b §1 quote; every run is seeded (torch at one thread), so
+the same command prints the same table.
 
     python bench/bench_gan_unit05.py ring --steps 3000 --seeds 0 1 2 3 4        # 05b §1's set-up, per seed
     python bench/bench_gan_unit05.py ring --steps 12000 --seeds 0 1 2     # BIG = True, coursekit gan mode-collapse
     python bench/bench_gan_unit05.py panel --seeds 0 1 2 3 4                    # 05a §7's "try it"
+    python bench/bench_gan_unit05.py dcgan --steps 1000 --seeds 0 1 2           # BatchNorm in D or not (05b §3)
 
 ring: the VEEGAN set-up of ``coursekit.gan.demos.mode_collapse_demo`` (plain GAN and PacGAN, m = 2), each run
 scored on 2,500 samples: modes covered and % high quality (VEEGAN protocol), the modes that hold ≥ 5 % of the
@@ -122,17 +124,50 @@ def bench_panel(seeds: list[int]) -> None:
     print(f"  ns_last / sat_last: {summary([round(r['ns_last'] / r['sat_last'], 1) for r in rows])}")
 
 
+def bench_dcgan(seeds: list[int], steps: int) -> None:
+    """05b's DCGAN (demos.DCGAN_G / DCGAN_TRAIN) with the paper's BatchNorm in D and without, per seed: 500 samples
+    scored against the test split (FD / reference at n = 500, near copies, confidence, digits covered)."""
+    x, _ = data.load_digits("train")
+    print(f"DCGAN 8×8 digits, {steps} steps, batch 64, lr 2e-3 (G and D), 500 samples vs the test split; "
+          "torch threads 1")
+    print(f"{'D':<16}{'seed':>5}{'FD/ref':>8}{'near %':>8}{'conf':>7}{'digits':>8}{'CPU s':>7}")
+    rows: dict[str, list[dict]] = {}
+    for seed in seeds:
+        for name, batch_norm in (("no BatchNorm", False), ("BatchNorm (paper)", True)):
+            start = time.process_time()
+            train.seed_everything(seed)
+            G = gan.DCGANGenerator(**demos.DCGAN_G)
+            D = gan.DCGANDiscriminator(**{**demos.DCGAN_D, "batch_norm": batch_norm})
+            gan.train_gan(G, D, x, steps=steps, **demos.DCGAN_TRAIN, seed=seed, device="cpu", progress=False)
+            fakes = gan.generate(G, 500, seed=seed + 1)
+            report = metrics.digit_report(fakes)
+            digits = int((torch.bincount(metrics.classify(fakes)[0], minlength=10) >= 10).sum())
+            row = {"fd": report["fd_ratio"], "near": 100 * report["near_copy_rate"], "conf": report["confidence"],
+                   "digits": digits}
+            rows.setdefault(name, []).append(row)
+            print(f"{name:<16}{seed:>5}{row['fd']:>8.2f}{row['near']:>8.1f}{row['conf']:>7.3f}{digits:>6}/10"
+                  f"{time.process_time() - start:>7.1f}", flush=True)
+    print(f"\nover seeds {' '.join(map(str, seeds))}:")
+    for name, rs in rows.items():
+        print(f"  {name}: FD / reference {summary([round(r['fd'], 2) for r in rs])}; near copies % "
+              f"{summary([round(r['near'], 1) for r in rs])}; digits {summary([r['digits'] for r in rs])}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("ring", "panel"))
+    parser.add_argument("what", choices=("ring", "panel", "dcgan"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=3000, help="ring: generator steps per run (default 3000)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="generator steps per run (default: ring 3000, dcgan 1000)")
     args = parser.parse_args(argv)
-    if args.steps < 100:
-        parser.error(f"--steps must be >= 100, got {args.steps}")
+    steps = args.steps if args.steps is not None else {"ring": 3000, "dcgan": 1000}.get(args.what, 0)
+    if args.what != "panel" and steps < 100:
+        parser.error(f"--steps must be >= 100, got {steps}")
     torch.set_num_threads(1)
     if args.what == "ring":
-        bench_ring(args.seeds, args.steps)
+        bench_ring(args.seeds, steps)
+    elif args.what == "dcgan":
+        bench_dcgan(args.seeds, steps)
     else:
         bench_panel(args.seeds)
 
