@@ -13,8 +13,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
+import api_links  # noqa: E402
 import bilingual  # noqa: E402
 import docstrings  # noqa: E402
+import editions  # noqa: E402
+import offline_search  # noqa: E402
 from zh_en_search import SearchChineseEnglish  # noqa: E402
 
 project = "深度生成模型 · Deep Generative Models"
@@ -43,8 +46,11 @@ mathjax3_config = {"options": {"enableMenu": False}, "svg": {"fontCache": "globa
 # --- API reference ------------------------------------------------------------------------------------------
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+autodoc_typehints_description_target = "all"     # every parameter listed, with its type
 autodoc_mock_imports: list[str] = []
-# the docstrings' indented formulas and code as literal blocks, |x| and a lone * escaped (_ext/docstrings.py)
+# the docstrings' indented formulas and code as literal blocks, |x| and a lone * escaped, each parameter with the
+# docstring's sentence that names it (_ext/docstrings.py); one page per module, only what coursekit defines
+# (_ext/api_reference.py); the lectures' code linked to it (_ext/api_links.py)
 
 # --- look ---------------------------------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
@@ -52,7 +58,8 @@ html_title = "深度生成模型 · Deep Generative Models"
 html_static_path = ["_static"]
 html_favicon = "_static/favicon.png"                  # made by scripts/site.py (no request for /favicon.ico)
 html_css_files = ["course.css"]
-html_js_files = ["bilingual.js"]
+html_js_files = ["bilingual.js", "offline_search.js", "math_fit.js"]
+html_copy_source = False                              # no _sources/ copies: nothing links to them
 html_theme_options = {"show_toc_level": 2, "use_download_button": False, "use_fullscreen_button": False,
                       "home_page_in_toc": True}
 html_context = {"default_mode": "light"}
@@ -61,10 +68,11 @@ html_show_sourcelink = False
 
 # --- search: Chinese as character bigrams, English stemmed (_ext/zh_en_search.py; no jieba) -----------------
 html_search_language = SearchChineseEnglish.lang
+html_search_scorer = str(HERE / "_static" / "scorer.js")      # lectures before the reference (_ext/offline_search.py)
 
 # --- the language switch: every page links to its twin in the other language -------------------------------
 TWINS = json.loads((HERE / "twins.json").read_text(encoding="utf-8")) if (HERE / "twins.json").exists() else {}
-BILINGUAL = {"docs", "api"}                  # folders whose pages are written in both languages at once
+BILINGUAL = {"docs", "api", "index"}         # pages (folders) written in both languages at once; index: the home
 SWITCH = ('<div class="lang-switch" lang="{lang}"><a class="lang-switch-link" href="{href}" hreflang="{lang}">'
           "{text}</a></div>\n")
 
@@ -91,6 +99,9 @@ def mark_bilingual_pairs(app, doctree, docname):
 
 def setup(app):
     app.add_search_language(SearchChineseEnglish)
+    api_links.setup(app)              # the lectures' coursekit names → their API entries (after the build)
+    editions.setup(app)               # Previous/Next within an edition; the theme's labels in Chinese on zh/ pages
+    offline_search.setup(app)         # snippets when opened from files
     app.connect("autodoc-process-docstring", docstrings.process_docstring)
     app.connect("doctree-resolved", mark_bilingual_pairs)
     app.connect("html-page-context", add_language_switch)

@@ -7,11 +7,16 @@ reST reads otherwise put right (hooked on autodoc's ``autodoc-process-docstring`
   literal block too;
 - a list that starts right under a paragraph gets the blank line reST needs;
 - ``|x|`` (an absolute value) is not a substitution reference, and a lone ``*`` (``*x0.shape``,
-  ``feedback/*.html``) is not the start of an emphasis: both are escaped, outside ````literals````.
+  ``feedback/*.html``) is not the start of an emphasis: both are escaped, outside ````literals````;
+- each parameter of a function, method or class gets a "Parameters" entry: its type (from the annotation, by
+  ``autodoc_typehints = "description"``) and the docstring's own sentence(s) that name it (````seconds```` …,
+  ``x0: images …``), else its default. The docstrings describe parameters in prose; this lists them where a
+  reader looks.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 
 BULLET = re.compile(r"([-*+]|\d+[.)])\s")
@@ -91,5 +96,63 @@ def fix_layout(lines: list[str]) -> list[str]:
     return out
 
 
+SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=[A-Z`\"(])")
+
+
+def sentences(lines: list[str]) -> list[str]:
+    """The docstring's sentences: paragraphs and list items, each split at sentence ends, lines joined."""
+    blocks: list[list[str]] = [[]]
+    for line in lines:
+        if not line.strip() or BULLET.match(line.strip()):
+            blocks.append([])
+        if line.strip():
+            item = BULLET.match(line.strip()) if not blocks[-1] else None
+            blocks[-1].append(line.strip()[item.end():] if item else line.strip())
+    out = []
+    for block in blocks:
+        out += [re.sub(r";$", ".", s.strip()) for s in SENTENCE_END.split(" ".join(block)) if s.strip()]
+    return out
+
+
+def parameters(obj) -> list[inspect.Parameter]:
+    """The parameters a reader passes (no ``self``, ``*args``, ``**kwargs``)."""
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return []
+    return [p for p in signature.parameters.values()
+            if p.name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def parameter_fields(obj, lines: list[str], limit: int = 2) -> list[str]:
+    """``:param name: …`` for every parameter: the docstring's sentences that name it (````name````,
+    ````name=…````, ``name: …``), else its default value; an annotation adds the type (autodoc)."""
+    said = sentences(lines)
+    fields = []
+    for param in parameters(obj):
+        name = param.name
+        mention = re.compile(rf"``\*{{0,2}}{re.escape(name)}(?:[\s=(\[,.][^`]*)?``|^{re.escape(name)}:\s")
+        found = [s for s in said if mention.search(s)][:limit]
+        if found:
+            fields.append(f":param {name}: " + escape_inline(" ".join(found)))
+        elif param.default is not param.empty and len(repr(param.default)) <= 40 and "`" not in repr(param.default):
+            fields.append(f":param {name}: default ``{param.default!r}``")
+        elif param.annotation is param.empty:
+            fields.append(f":param {name}:")              # listed even with nothing to say about it
+    return fields
+
+
+def _type_docstring(obj, lines: list[str]) -> bool:
+    """True when ``lines`` are only the docstring of the value's type (a constant ``dict`` gets ``dict``'s)."""
+    doc = getattr(type(obj), "__doc__", None)
+    return bool(doc) and "\n".join(lines).strip() == inspect.cleandoc(doc).strip()
+
+
 def process_docstring(app, what, name, obj, options, lines: list[str]) -> None:
+    if what in ("data", "attribute") and _type_docstring(obj, lines):
+        lines[:] = []                                     # a constant is not documented by its type's docstring
+        return
+    fields = parameter_fields(obj, lines) if what in ("function", "method", "class") else []
     lines[:] = fix_layout(lines)
+    if fields:
+        lines += ([""] if lines and lines[-1].strip() else []) + fields
