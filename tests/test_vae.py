@@ -268,8 +268,16 @@ def test_latent_plots_smoke():
             plot_latent_scatter(cvae, x[:50], y[:50], dims=(1, 2), lang="zh", managed=False)]
     for fig in figs:
         assert fig_to_png(fig).startswith(b"\x89PNG")
-    assert figs[0].axes[0].get_xlabel() == "latent z_0" and "潜" in figs[1].axes[0].get_title()
+    # 1-based z₁, z₂, … as in the formulas; the glossary's 隐变量 / 隐空间 for "latent"
+    assert figs[0].axes[0].get_xlabel() == "latent z₁" and "隐空间" in figs[1].axes[0].get_title()
+    assert figs[1].axes[0].get_ylabel() == "隐变量 z₃"
     assert len(figs[2].axes[0].get_yticks()) == 2 and len(figs[3].axes[0].get_yticks()) == 3
+    assert [t.get_text() for t in figs[2].axes[0].get_yticklabels()] == ["z₁", "z₂"]
+    noted = plot_traversal(vae, n_steps=5, notes=["KL 1.50", "KL 0.00"], lang="zh", managed=False)
+    assert [t.get_text() for t in noted.axes[0].get_yticklabels()] == ["z₁  KL 1.50", "z₂  KL 0.00"]
+    assert len(noted.axes[0].get_xticks()) == 5 and "取值" in noted.axes[0].get_xlabel()
+    with pytest.raises(ValueError, match="notes must be 2 strings"):
+        plot_traversal(vae, notes=["only one"])
     with pytest.raises(ValueError, match="model must be"):
         plot_latent_grid(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="lang"):

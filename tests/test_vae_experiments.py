@@ -11,7 +11,7 @@ import torch
 
 from coursekit import vae_experiments as E
 from coursekit.data import load_digits
-from coursekit.vae import VAE, gaussian_kl
+from coursekit.vae import VAE, categorical_log_prob, gaussian_kl, gaussian_log_prob
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -90,36 +90,117 @@ def test_beta_sweep_trades_kl_for_reconstruction():
         E.beta_sweep(x_train, x_test, betas=(-1.0,))
 
 
-def test_quadrature_log_px_bounds_the_elbo_and_matches_iwae():
+def _trained_2d_vae(steps: int = 150) -> VAE:
     x_train = load_digits("train")[0]
     torch.manual_seed(0)
     model = VAE(latent_dim=2, hidden=32)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for i in range(150):                                        # a little training: an informative q(z | x)
+    for i in range(steps):                                      # a little training: an informative q(z | x)
         loss = model.loss(x_train[(i * 64) % 1400:(i * 64) % 1400 + 64])
         opt.zero_grad()
         loss.backward()
         opt.step()
-    model.eval()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def trained_2d():
+    return _trained_2d_vae()
+
+
+def test_quadrature_log_px_bounds_the_elbo_and_matches_iwae(trained_2d):
+    model = trained_2d
     xs = load_digits("test")[0][:3]
     out = E.quadrature_bounds(model, xs)
-    assert set(out) == {"log_px", "elbo", "gap", "mass_q"} and out["log_px"].shape == (3,)
-    assert torch.allclose(out["mass_q"], torch.ones(3), atol=1e-3)
+    assert set(out) == {"log_px", "elbo", "gap", "mass_q", "edge_mass"} and out["log_px"].shape == (3,)
+    assert torch.allclose(out["mass_q"], torch.ones(3), atol=1e-3)            # the grid resolves q
+    assert float(out["edge_mass"].max()) < 1e-4        # and holds the posterior (the prior itself has 4e-6 there)
     assert bool((out["elbo"] < out["log_px"]).all()) and bool((out["gap"] > 0).all())
-    assert torch.allclose(out["gap"], out["log_px"] - out["elbo"], atol=1e-3)
+    # independent estimates: importance sampling with the encoder (IWAE, K = 5000) and Monte Carlo ELBO
     with torch.no_grad():
         log_w = model.log_weights(xs, k=5000, generator=torch.Generator().manual_seed(0))
         iwae = torch.logsumexp(log_w, 1) - math.log(5000)
         mc_elbo = log_w.mean(1)
     assert torch.allclose(iwae, out["log_px"], atol=0.1), (iwae, out["log_px"])
     assert torch.allclose(mc_elbo, out["elbo"], atol=0.3), (mc_elbo, out["elbo"])
-    # a wider, finer grid gives the same numbers: the default grid covers the posterior
-    wide = E.quadrature_bounds(model, xs, n=241, width=16.0)
+    # a wider, finer grid gives the same numbers: the default grid covers the posterior and resolves it
+    wide = E.quadrature_bounds(model, xs, span=7.0, n=351)
     assert torch.allclose(wide["log_px"], out["log_px"], atol=1e-3)
+    assert torch.allclose(wide["elbo"], out["elbo"], atol=1e-3)
     with pytest.raises(ValueError, match="latent_dim = 2"):
         E.quadrature_bounds(VAE(latent_dim=3, hidden=8), xs)
     with pytest.raises(ValueError, match="n must"):
         E.quadrature_bounds(model, xs, n=2)
+    with pytest.raises(ValueError, match="span must"):
+        E.quadrature(model, xs, span=0.0)
+
+
+def test_quadrature_one_decoder_pass_for_all_images_equals_one_image_at_a_time(trained_2d):
+    """The one-hot product computes log p(x | z) of every image at once; categorical_log_prob, image by image,
+    on the same grid is the reference."""
+    model = trained_2d
+    xs = load_digits("test")[0][5:9]
+    quad = E.quadrature(model, xs, span=4.0, n=41)
+    axis = torch.linspace(-4.0, 4.0, 41)
+    z = torch.cartesian_prod(axis, axis)
+    with torch.no_grad():
+        logits = model.decode(z)
+        for i in range(len(xs)):
+            reference = categorical_log_prob(logits, xs[i:i + 1].expand(len(z), -1, -1, -1)) + gaussian_log_prob(z)
+            assert torch.allclose(quad.log_joint[i], reference, atol=1e-3)
+    assert torch.allclose(quad.z, z)
+
+
+def test_a_decoder_that_ignores_z_has_the_prior_as_posterior_and_no_gap():
+    """Exact oracle: with the decoder's last layer zeroed, p(x | z) = 17^−64 for every z, so p(z | x) = p(z),
+    log p(x) = −64 log 17, the best Gaussian is N(0, I) and the approximation gap is 0."""
+    torch.manual_seed(1)
+    model = VAE(latent_dim=2, hidden=16).eval()
+    with torch.no_grad():
+        model.decoder[-1].weight.zero_()
+        model.decoder[-1].bias.zero_()
+    xs = load_digits("test")[0][:4]
+    quad = E.quadrature(model, xs)
+    assert torch.allclose(quad.log_px(), torch.full((4,), -64 * math.log(17)), atol=1e-4)
+    gaps = E.inference_gaps(quad, steps=400, lr=0.05)
+    assert torch.allclose(gaps["mu"], torch.zeros(4, 2), atol=0.02), gaps["mu"]
+    assert torch.allclose(gaps["logvar"], torch.zeros(4, 2), atol=0.02), gaps["logvar"]
+    assert float(gaps["approximation"].abs().max()) < 1e-3
+    # the encoder's q is not N(0, I): its whole gap is amortisation, and equals KL(q ‖ p(z)) in closed form
+    assert torch.allclose(gaps["amortisation"], gaussian_kl(quad.mu, quad.logvar), atol=1e-3)
+
+
+def test_the_best_gaussian_beats_the_encoder_and_is_a_local_optimum(trained_2d):
+    model = trained_2d
+    xs = load_digits("test")[0][:4]
+    quad = E.quadrature(model, xs)
+    gaps = E.inference_gaps(quad)
+    assert set(gaps) == {"log_px", "elbo", "elbo_best", "approximation", "amortisation", "mu", "logvar"}
+    assert bool((gaps["elbo_best"] >= gaps["elbo"] - 1e-4).all())
+    assert bool((gaps["elbo_best"] < gaps["log_px"]).all())
+    assert torch.allclose(gaps["approximation"] + gaps["amortisation"], gaps["log_px"] - gaps["elbo"], atol=1e-4)
+    # a local optimum: every small move of μ* or log σ*² lowers the ELBO
+    for which in ("mu", "logvar"):
+        for d in range(2):
+            for step in (-0.05, 0.05):
+                mu, logvar = gaps["mu"].clone(), gaps["logvar"].clone()
+                (mu if which == "mu" else logvar)[:, d] += step
+                assert bool((quad.elbo(mu, logvar) < gaps["elbo_best"] + 1e-4).all()), (which, d, step)
+    # ELBO(q*) by Monte Carlo, sampling q* and decoding (no grid)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for i in range(len(xs)):
+            z = gaps["mu"][i] + torch.exp(0.5 * gaps["logvar"][i]) * torch.randn(20000, 2, generator=g)
+            log_joint = categorical_log_prob(model.decode(z), xs[i:i + 1].expand(len(z), -1, -1, -1)) \
+                + gaussian_log_prob(z)
+            mc = float((log_joint - gaussian_log_prob(z, gaps["mu"][i], gaps["logvar"][i])).mean())
+            assert mc == pytest.approx(float(gaps["elbo_best"][i]), abs=0.3)
+    # the per-image support used for speed keeps all but a negligible share of each posterior
+    near = quad.support()
+    assert near.z.ndim == 3 and near.z.shape[0] == 4 and near.z.shape[1] <= quad.z.shape[0]
+    assert torch.allclose(torch.logsumexp(near.log_joint, 1), torch.logsumexp(quad.log_joint, 1), atol=1e-4)
+    with pytest.raises(ValueError, match="steps"):
+        E.best_gaussian(quad, steps=0)
 
 
 # --- plots and widgets ------------------------------------------------------------------------------------
@@ -143,6 +224,10 @@ def test_vae_plots_in_both_languages():
              VP.plot_reconstructions(x, x.flip(0), x, "en", managed=False)]
     runs = E.beta_sweep(load_digits("train")[0][:256], x, betas=(0.5, 1.0), steps=5, hidden=8)
     figs.append(VP.plot_beta_sweep(runs, x, "zh", managed=False))
+    figs.append(VP.plot_reconstructions(x, x.flip(0), x, "zh", managed=False, draws=x.flip(0)))
+    model = VAE(latent_dim=2, hidden=8).eval()
+    quad = E.quadrature(model, x[:3], n=31)
+    figs.append(VP.plot_posteriors(quad, quad.mu[:2], quad.logvar[:2], rows=(0, 2), lang="zh", managed=False))
     for fig in figs:
         assert fig_to_png(fig).startswith(PNG_MAGIC)
     assert "方差" in figs[0].axes[1].get_title()
@@ -152,6 +237,13 @@ def test_vae_plots_in_both_languages():
         VP.plot_reconstructions(x, x[:2])
     with pytest.raises(ValueError, match="estimates key"):
         VP.plot_gradient_variance({"pathwise": torch.randn(5, 2)})
+    with pytest.raises(ValueError, match="draws must have the shape"):
+        VP.plot_reconstructions(x, x, x, draws=x[:2])
+    with pytest.raises(ValueError, match="rows must"):
+        VP.plot_posteriors(quad, quad.mu[:1], quad.logvar[:1], rows=(7,))
+    with pytest.raises(ValueError, match="mu_best and logvar_best"):
+        VP.plot_posteriors(quad, quad.mu[:1], quad.logvar[:1], rows=(0, 1))
+    assert "后验" in figs[-1].axes[0].get_title() and "真正的样本" in figs[-2].axes[2].get_title()
 
 
 def test_latent_explorer_redraws_when_z_moves():
@@ -161,6 +253,7 @@ def test_latent_explorer_redraws_when_z_moves():
     model = VAE(latent_dim=2, hidden=16)
     x, y = load_digits("test")
     w = LatentExplorer(model, x=x[:50], labels=y[:50], lang="zh", span=2.0, n=5)
+    assert w.sliders[0].description == "隐变量 z₁" and "解码器" in w.sliders[0].tooltip   # glossary: 隐变量
     first = _png(w)
     assert first.startswith(PNG_MAGIC)
     w.sliders[0].value = 1.5
@@ -184,6 +277,8 @@ def test_beta_explorer_switches_trained_models_without_training():
     runs = E.beta_sweep(x_train, x_test, betas=(0.5, 1.0, 2.0), steps=5, hidden=8)
     w = BetaExplorer(runs, x_test, lang="en", beta=1.0)
     assert w.index() == 1
+    assert "never retrains" in w.slider.tooltip and "0.5 … 2" in w.slider.tooltip
+    assert "不重新训练" in BetaExplorer(runs, x_test, lang="zh").slider.tooltip
     first = _png(w)
     w.slider.value = 2.0
     assert w.index() == 2 and _png(w) != first

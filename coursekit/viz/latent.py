@@ -16,13 +16,21 @@ from ..vae import VAE, latent_grid, traversal
 from .core import image_grid, new_figure, pick_label
 
 _LABELS = {
-    "grid": {"zh": "潜空间网格：解码器均值 E[x | z]", "en": "latent grid: decoder mean E[x | z]"},
-    "grid_y": {"zh": "潜空间网格（类别 {y}）", "en": "latent grid (class {y})"},
-    "traversal": {"zh": "逐维遍历：每行改变一个 z_j", "en": "traversal: row j varies z_j only"},
+    "grid": {"zh": "隐空间网格：解码器均值 E[x | z]", "en": "latent grid: decoder mean E[x | z]"},
+    "grid_y": {"zh": "隐空间网格（类别 {y}）", "en": "latent grid (class {y})"},
+    "traversal": {"zh": "逐维遍历：第 j 行只改变 z_j", "en": "traversal: row j varies z_j only"},
+    "swept": {"zh": "被改变的那一维的取值", "en": "value of the dimension swept"},
     "scatter": {"zh": "测试集编码均值 μ_φ(x)", "en": "encoder means μ_φ(x) of the test digits"},
-    "z": {"zh": "潜变量 z_{j}", "en": "latent z_{j}"},
+    "z": {"zh": "隐变量 z{j}", "en": "latent z{j}"},
     "class": {"zh": "类别", "en": "class"},
 }
+
+_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _z(j: int) -> str:
+    """z₁, z₂, … for the latent dimension of index j (0-based in code, 1-based in the formulas)."""
+    return "z" + str(j + 1).translate(_SUB)
 
 
 def _label(key: str, lang: str, **fields: object) -> str:
@@ -49,16 +57,18 @@ def plot_latent_grid(model: VAE, n: int = 15, span: float = 2.5, dims: tuple[int
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(image_grid(images, nrow=n), cmap="gray", vmin=0, vmax=1, interpolation="nearest",
               extent=(-span, span, -span, span))
-    ax.set_xlabel(_label("z", lang, j=dims[0]))
-    ax.set_ylabel(_label("z", lang, j=dims[1]))
+    ax.set_xlabel(_label("z", lang, j=_z(dims[0])[1:]))
+    ax.set_ylabel(_label("z", lang, j=_z(dims[1])[1:]))
     ax.set_title(_label("grid", lang) if y is None else _label("grid_y", lang, y=y))
     return fig
 
 
 def plot_traversal(model: VAE, z: Tensor | None = None, n_steps: int = 9, span: float = 3.0,
-                   y: int | None = None, max_dims: int = 16, lang: str = "en", managed: bool = True):
+                   y: int | None = None, max_dims: int = 16, lang: str = "en", managed: bool = True,
+                   notes: list[str] | None = None):
     """One code z (shape (latent_dim,) or (1, latent_dim); default 0, the prior's mean) with each latent
-    dimension swept over [−span, span] in turn: row j shows z_j varying, the others fixed."""
+    dimension swept over [−span, span] in turn: row j shows z_j varying, the others fixed. ``notes`` (one short
+    string per row, e.g. each dimension's KL) is written beside the row labels."""
     _check_model(model)
     _label("traversal", lang)
     device = next(model.parameters()).device
@@ -70,17 +80,25 @@ def plot_traversal(model: VAE, z: Tensor | None = None, n_steps: int = 9, span: 
         raise ValueError(f"z must be one code of shape (latent_dim,) or (1, latent_dim), got {tuple(z.shape)}")
     if not isinstance(max_dims, int) or max_dims < 1:
         raise ValueError(f"max_dims must be a positive int, got {max_dims!r}")
+    rows = min(model.latent_dim, max_dims)
+    if notes is not None and (len(notes) < rows or not all(isinstance(t, str) for t in notes)):
+        raise ValueError(f"notes must be {rows} strings (one per row), got {notes!r}")
     labels = None if y is None else torch.full((1,), int(y), dtype=torch.long, device=device)
     images = traversal(model, z.to(device), n_steps=n_steps, span=span, y=labels)[0]   # (d, steps, 1, H, W)
-    rows = min(model.latent_dim, max_dims)
-    fig = _figure((0.55 * n_steps + 0.8, 0.55 * rows + 0.6), managed)
+    wide = 1.6 if notes is not None else 0.8
+    fig = _figure((0.55 * n_steps + wide, 0.55 * rows + 0.9), managed)
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(image_grid(images[:rows].reshape(-1, *images.shape[2:]), nrow=n_steps), cmap="gray", vmin=0,
               vmax=1, interpolation="nearest")
     h = images.shape[-2] + 1                                      # one tile plus the grid's 1-pixel padding
-    ax.set_yticks([1 + h * j + h / 2 - 1 for j in range(rows)], [f"z_{j}" for j in range(rows)])
-    ax.set_xticks([])
+    w = images.shape[-1] + 1
+    names = [_z(j) + ("" if notes is None else f"  {notes[j]}") for j in range(rows)]
+    ax.set_yticks([1 + h * j + h / 2 - 1 for j in range(rows)], names)
+    values = torch.linspace(-span, span, n_steps).tolist()
+    ax.set_xticks([1 + w * k + w / 2 - 1 for k in range(n_steps)], [f"{v:+.1f}" for v in values], fontsize=7)
+    ax.set_xlabel(_label("swept", lang))
     ax.set_title(_label("traversal", lang))
+    fig.tight_layout()
     return fig
 
 
@@ -110,7 +128,7 @@ def plot_latent_scatter(model: VAE, x: Tensor, labels: Tensor, dims: tuple[int, 
     ax = fig.add_subplot(1, 1, 1)
     points = ax.scatter(mu[:, dims[0]], mu[:, dims[1]], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=8)
     fig.colorbar(points, ax=ax, ticks=range(10), label=_label("class", lang))
-    ax.set_xlabel(_label("z", lang, j=dims[0]))
-    ax.set_ylabel(_label("z", lang, j=dims[1]))
+    ax.set_xlabel(_label("z", lang, j=_z(dims[0])[1:]))
+    ax.set_ylabel(_label("z", lang, j=_z(dims[1])[1:]))
     ax.set_title(_label("scatter", lang))
     return fig

@@ -26,14 +26,19 @@ _LABELS = {
     "originals": {"zh": "原图 x", "en": "data x"},
     "recon": {"zh": "重建 E[x | z]，z ~ q(z | x)", "en": "reconstruction E[x | z], z ~ q(z | x)"},
     "prior": {"zh": "先验采样 z ~ p(z)", "en": "samples z ~ p(z)"},
+    "means": {"zh": "解码器均值 E[x | z]，z ~ p(z)（打分的是它）", "en": "decoder means E[x | z], z ~ p(z) (scored)"},
+    "draws": {"zh": "真正的样本 x ~ p_θ(x | z)，同样的 z", "en": "true draws x ~ p_θ(x | z), the same z"},
+    "posterior": {"zh": "测试数字 {i}：后验 p(z | x)", "en": "test digit {i}: posterior p(z | x)"},
+    "q_enc": {"zh": "编码器 q_φ(z | x)（2σ）", "en": "encoder q_φ(z | x) (2σ)"},
+    "q_best": {"zh": "最优高斯 q*（2σ）", "en": "best Gaussian q* (2σ)"},
     "beta_title": {"zh": "β = {beta:g}：重建项 {recon:.1f}，KL {kl:.2f} nats",
                    "en": "β = {beta:g}: reconstruction {recon:.1f}, KL {kl:.2f} nats"},
     "beta_axis": {"zh": "KL 项的权重 β", "en": "weight β of the KL term"},
     "kl": {"zh": "KL(q(z | x) ‖ p(z))", "en": "KL(q(z | x) ‖ p(z))"},
     "neg_recon": {"zh": "−E_q[log p(x | z)]（重建误差）", "en": "−E_q[log p(x | z)] (reconstruction)"},
-    "grid": {"zh": "潜空间网格（红点：当前 z）", "en": "latent grid (red: the current z)"},
+    "grid": {"zh": "隐空间网格（红圈：当前 z）", "en": "latent grid (red circle: the current z)"},
     "decoded": {"zh": "解码 E[x | z]，z = ({a:+.2f}, {b:+.2f})", "en": "decoded E[x | z], z = ({a:+.2f}, {b:+.2f})"},
-    "z": {"zh": "潜变量 z_{j}", "en": "latent z_{j}"},
+    "z": {"zh": "隐变量 z{j}", "en": "latent z{j}"},
     "loss": {"zh": "训练损失 −ELBO / D（nats）", "en": "training loss −ELBO / D (nats)"},
     "step": {"zh": "训练步数", "en": "training step"},
 }
@@ -111,22 +116,35 @@ def plot_training_curve(losses: Sequence[float], lang: str = "en", managed: bool
 
 
 def plot_reconstructions(x: Tensor, recon: Tensor, samples: Tensor | None = None, lang: str = "en",
-                         managed: bool = True):
-    """Data x above their reconstructions (same order), and optionally samples from the prior beside them."""
+                         managed: bool = True, draws: Tensor | None = None):
+    """Data x above their reconstructions (same order), and optionally samples from the prior beside them: the
+    decoder means E[x | z] (``samples``) and, when ``draws`` is given, true draws x ~ p_θ(x | z) of the same z
+    below them (``VAE.sample(mean=False)`` with the same generator seed)."""
     _label("recon", lang)
     check_tensor("x", x, ndim=4)
     check_tensor("recon", recon, ndim=4)
     if x.shape != recon.shape:
         raise ValueError(f"recon must have the shape of x {tuple(x.shape)}, got {tuple(recon.shape)}")
+    if draws is not None:
+        check_tensor("draws", draws, ndim=4)
+        if samples is None or draws.shape != samples.shape:
+            raise ValueError(f"draws must have the shape of samples {None if samples is None else tuple(samples.shape)}"
+                             f", got {tuple(draws.shape)}")
     n = x.shape[0]
     cols = 2 if samples is not None else 1
-    fig = new_figure((4.2 * cols, 2.6), managed)
+    fig = new_figure((4.2 * cols, 2.6 if draws is None else 3.0), managed)
     ax_rec = fig.add_subplot(1, cols, 1)
     both = torch.cat([x.detach().cpu(), recon.detach().cpu()])
     _images(ax_rec, both, f"{_label('originals', lang)} / {_label('recon', lang)}", nrow=n)
     if samples is not None:
         check_tensor("samples", samples, ndim=4)
-        _images(fig.add_subplot(1, cols, 2), samples, _label("prior", lang), nrow=min(n, samples.shape[0]))
+        nrow = min(n, samples.shape[0])
+        if draws is None:
+            _images(fig.add_subplot(1, cols, 2), samples, _label("prior", lang), nrow=nrow)
+        else:
+            right = fig.add_gridspec(2, 2)[:, 1].subgridspec(2, 1, hspace=0.35)
+            _images(fig.add_subplot(right[0]), samples[:nrow], _label("means", lang), nrow=nrow)
+            _images(fig.add_subplot(right[1]), draws[:nrow], _label("draws", lang), nrow=nrow)
     return fig
 
 
@@ -209,10 +227,58 @@ def draw_latent_explorer(fig, grid_images: Tensor, span: float, z: tuple[float, 
     ax_grid.plot([z[0]], [z[1]], "o", ms=11, mfc="none", mec="#d62728", mew=2.5)
     ax_grid.set_xlim(-span, span)
     ax_grid.set_ylim(-span, span)
-    ax_grid.set_xlabel(_label("z", lang, j=1))
-    ax_grid.set_ylabel(_label("z", lang, j=2))
+    ax_grid.set_xlabel(_label("z", lang, j="₁"))
+    ax_grid.set_ylabel(_label("z", lang, j="₂"))
     ax_grid.set_title(_label("grid", lang), fontsize=10)
     ax_digit.imshow(image_grid(decoded[:1].detach().cpu(), nrow=1, pad=0), cmap="gray", vmin=0, vmax=1,
                     interpolation="nearest")
     ax_digit.set_axis_off()
     ax_digit.set_title(_label("decoded", lang, a=z[0], b=z[1]), fontsize=10)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The posterior of a 2-D VAE, beside the encoder's q and the best Gaussian
+# ---------------------------------------------------------------------------------------------------------
+
+def _ellipse(ax, mu: Tensor, logvar: Tensor, color: str, label: str, ls: str = "-") -> None:
+    from matplotlib.patches import Ellipse
+
+    sigma = torch.exp(0.5 * logvar).tolist()
+    ax.add_patch(Ellipse((float(mu[0]), float(mu[1])), 4 * sigma[0], 4 * sigma[1], fill=False, color=color,
+                         lw=1.8, ls=ls, label=label))                     # axis-aligned: q is a diagonal Gaussian
+
+
+def plot_posteriors(quad, mu_best: Tensor, logvar_best: Tensor, rows: Sequence[int] = (0, 1, 2), lang: str = "en",
+                    managed: bool = True):
+    """For a few images of a :class:`coursekit.vae_experiments.Quadrature`: the true posterior p_θ(z | x) on the
+    grid (shaded), the encoder's q_φ(z | x) and the best diagonal Gaussian q* (``mu_best``/``logvar_best``, one
+    row per image of ``rows``, e.g. from ``vae_experiments.best_gaussian``), each as its 2σ ellipse."""
+    _label("posterior", lang, i=0)
+    rows = list(rows)
+    if not rows or not all(isinstance(i, int) and 0 <= i < quad.log_joint.shape[0] for i in rows):
+        raise ValueError(f"rows must be image indices in 0..{quad.log_joint.shape[0] - 1}, got {rows!r}")
+    check_tensor("mu_best", mu_best, ndim=2)
+    check_tensor("logvar_best", logvar_best, ndim=2)
+    if mu_best.shape != (len(rows), 2) or logvar_best.shape != (len(rows), 2):
+        raise ValueError(f"mu_best and logvar_best must have shape ({len(rows)}, 2) (one row per image of rows), "
+                         f"got {tuple(mu_best.shape)} and {tuple(logvar_best.shape)}")
+    n = int(round(quad.z.shape[0] ** 0.5))
+    posterior = quad.posterior()
+    fig = new_figure((3.2 * len(rows), 3.3), managed)
+    axes = fig.subplots(1, len(rows), squeeze=False)[0]
+    for k, (ax, i) in enumerate(zip(axes, rows)):
+        density = posterior[i].reshape(n, n).T.numpy()                  # rows: z₂, columns: z₁ (grid is 'ij')
+        ax.imshow(density, origin="lower", extent=(-quad.span, quad.span, -quad.span, quad.span), cmap="Greys",
+                  interpolation="nearest")
+        _ellipse(ax, quad.mu[i], quad.logvar[i], "#d62728", _label("q_enc", lang))
+        _ellipse(ax, mu_best[k], logvar_best[k], "#1f77b4", _label("q_best", lang), ls="--")
+        centre = quad.z[posterior[i].argmax()]
+        reach = 5 * float(torch.exp(0.5 * torch.cat([quad.logvar[i], logvar_best[k]])).max())
+        ax.set_xlim(float(centre[0]) - reach, float(centre[0]) + reach)
+        ax.set_ylim(float(centre[1]) - reach, float(centre[1]) + reach)
+        ax.set_xlabel(_label("z", lang, j="₁"))
+        ax.set_ylabel(_label("z", lang, j="₂"))
+        ax.set_title(_label("posterior", lang, i=i), fontsize=9)
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig

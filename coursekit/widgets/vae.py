@@ -23,8 +23,12 @@ from ..viz import vae as V
 from .core import _check_lang, _Figure, _png
 
 _TEXT = {
-    "z": {"zh": "潜变量 z{j}", "en": "latent z{j}"},
+    "z": {"zh": "隐变量 z{j}", "en": "latent z{j}"},
+    "z_tip": {"zh": "隐变量 z 的第 {j} 个坐标；右图是解码器在这个 z 上的均值 E[x | z]",
+              "en": "coordinate {j} of the latent z; the picture on the right is the decoder's mean E[x | z] there"},
     "beta": {"zh": "KL 权重 β", "en": "KL weight β"},
+    "beta_tip": {"zh": "在 β = {lo} … {hi} 几个事先训练好的模型之间切换（每个 β 一个模型），拖动时不重新训练",
+                 "en": "switches between models trained once, one per β = {lo} … {hi}; moving it never retrains"},
 }
 
 
@@ -66,7 +70,8 @@ class LatentExplorer(_Figure):
         style, layout = {"description_width": "90px"}, W.Layout(width="420px")
         self.sliders = [W.FloatSlider(value=float(v), min=-span, max=span, step=0.05, readout_format=".2f",
                                       description=_text("z", lang, j="₁₂"[j]), continuous_update=True,
-                                      style=style, layout=layout) for j, v in enumerate(z)]
+                                      tooltip=_text("z_tip", lang, j=j + 1), style=style, layout=layout)
+                        for j, v in enumerate(z)]
         self.image = W.Image(format="png")
         for slider in self.sliders:
             slider.observe(lambda _c: self.refresh(), names="value")
@@ -112,6 +117,7 @@ class BetaExplorer(_Figure):
         start = min(max(beta, 2.0 ** lo), 2.0 ** hi)
         self.slider = W.FloatLogSlider(value=2.0 ** round(math.log2(start)), base=2, min=lo, max=hi, step=1,
                                        description=_text("beta", lang), readout_format=".4g",
+                                       tooltip=_text("beta_tip", lang, lo=f"{2.0 ** lo:g}", hi=f"{2.0 ** hi:g}"),
                                        continuous_update=False, style={"description_width": "90px"},
                                        layout=W.Layout(width="460px"))
         self.image = W.Image(format="png")
