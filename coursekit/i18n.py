@@ -117,7 +117,20 @@ LABELS: dict[str, dict[str, str]] = {
     "schedule_a": {"zh": "调度 A", "en": "schedule A"},
     "schedule_b": {"zh": "调度 B", "en": "schedule B"},
     "guidance": {"zh": "引导强度 w = {w:g}", "en": "guidance w = {w:g}"},
-    "prediction_x_prev": {"zh": "Algorithm 1.2：直接回归 xₜ₋₁", "en": "Algorithm 1.2: regress xₜ₋₁"},
+    "prediction_x_prev": {"zh": "算法 1.2：直接回归 xₜ₋₁", "en": "Algorithm 1.2: regress xₜ₋₁"},
+    # the β-schedule explorer: schedule names (the code's names in brackets), the β-range readout and why it is
+    # greyed out under cosine; the players' Play buttons
+    "schedule_linear": {"zh": "线性 (linear)", "en": "linear"},
+    "schedule_cosine": {"zh": "余弦 (cosine)", "en": "cosine"},
+    "schedule_quadratic": {"zh": "二次 (quadratic)", "en": "quadratic"},
+    "schedule_sigmoid": {"zh": "S 型 (sigmoid)", "en": "sigmoid"},
+    "beta_readout": {"zh": "β₁ = {lo:.4f}，β_T = {hi:.4f}", "en": "β₁ = {lo:.4f}, β_T = {hi:.4f}"},
+    "beta_tooltip": {"zh": "线性、二次、S 型调度的 β₁ 与 β_T（拖动两端）",
+                     "en": "β₁ and β_T of the linear, quadratic and sigmoid schedules (drag either end)"},
+    "cosine_no_beta": {"zh": "余弦调度不使用 β 范围：βₜ 由它的 ᾱₜ 公式 cos²(…) 算出",
+                       "en": "the cosine schedule has no β range: βₜ follows from its formula for ᾱₜ, cos²(…)"},
+    "play_tooltip": {"zh": "▶ 播放 / ❚❚ 暂停 · ■ 停止并回到第 1 帧 · ↻ 循环播放",
+                     "en": "▶ play / ❚❚ pause · ■ stop and go back to frame 1 · ↻ loop"},
     "prediction_eps": {"zh": "DDPM：预测噪声 ε", "en": "DDPM: predict the noise ε"},
 }
 

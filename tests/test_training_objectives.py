@@ -174,6 +174,60 @@ def test_a_recipe_selects_the_weighting_and_survives_a_checkpoint_round_trip():
     assert Recipe(**dataclasses.asdict(weighted)) == weighted                # what `coursekit ddpm` saves and reads
 
 
+# ---------------------------------------------------------------------------------------------------------
+# The variational bound's own weights (weighting="vlb"): DDPM eq. 12, λ_t = β_t² / (2 σ_t² α_t (1 − ᾱ_t))
+# ---------------------------------------------------------------------------------------------------------
+
+def test_vlb_weights_are_ddpms_lambda():
+    s = D.make_schedule("linear", T=50, beta_start=1e-3, beta_end=0.3, dtype=F64)
+    betas = torch.linspace(1e-3, 0.3, 50, dtype=F64)
+    alpha_bars = torch.cumprod(1 - betas, 0)
+    sigma_sq = betas                                                          # σ_t² = β_t
+    expected = betas ** 2 / (2 * sigma_sq * (1 - betas) * (1 - alpha_bars))
+    torch.testing.assert_close(D.vlb_weights(s), expected)
+    assert float(D.vlb_weights(s)[0]) == pytest.approx(1 / (2 * (1 - 1e-3)))  # t = 1: 1 − ᾱ_1 = β_1
+    assert D.vlb_weights(s).argmax() == 0                                     # largest at small t
+
+
+@pytest.mark.parametrize("prediction", ["eps", "x0"])
+def test_vlb_loss_times_dim_is_the_bounds_kl_term_minus_its_constant(prediction):
+    """For each t ≥ 2 and the same ε: D · loss + C_t = KL(q(x_{t−1}|x_t, x_0) ‖ p_θ(x_{t−1}|x_t)) with σ_t² = β_t,
+    the term L_{t−1} of the bound, computed independently from the two Gaussians (μ̃_t, β̃_t) and (μ_θ, β_t)."""
+    T, shape = 40, (6, 1, 2, 3)
+    s = D.make_schedule("linear", T=T, beta_start=1e-3, beta_end=0.3, dtype=F64)
+    g = _gen(11 if prediction == "eps" else 12)
+    x0 = torch.randn(shape, generator=g, dtype=F64)
+    noise = torch.randn(shape, generator=g, dtype=F64)
+    t = torch.tensor([2, 5, 11, 20, 33, T])
+    model = Recorder(shape, dtype=F64)
+    with torch.no_grad():
+        model.out.copy_(torch.randn(shape, generator=g, dtype=F64))          # a fixed, arbitrary output
+    loss = D.ddpm_loss(model, s, x0, t=t, noise=noise, weighting="vlb", prediction=prediction)
+    dim = x0[0].numel()
+    x_t = D.q_sample(s, x0, t, noise)
+    mu_tilde, beta_tilde = D.q_posterior(s, x0, x_t, t)
+    out = model.out.detach()
+    x0_hat = out if prediction == "x0" else D.predict_x0(s, x_t, t, out)
+    mu_theta, _ = D.q_posterior(s, x0_hat, x_t, t)                           # μ_θ = μ̃_t(x̂_0, x_t)
+    sigma_sq = s.betas[t - 1].reshape(-1, 1, 1, 1)
+    kl = 0.5 * (torch.log(sigma_sq / beta_tilde) + (beta_tilde + (mu_tilde - mu_theta) ** 2) / sigma_sq - 1)
+    kl = kl.flatten(1).sum(1)
+    const = 0.5 * dim * (beta_tilde / sigma_sq - 1 - torch.log(beta_tilde / sigma_sq)).flatten(1)[:, 0]
+    assert math.isclose(loss.item() * dim, float((kl - const).mean()), rel_tol=1e-5)   # the loss is float32
+    assert float(const.min()) > 0                                             # C_t > 0 unless β̃_t = σ_t²
+
+
+def test_vlb_weighting_trains_and_is_refused_with_a_typo():
+    s = D.make_schedule("linear", T=20, beta_end=0.2)
+    model = MLPDenoiser(dim=2, hidden=16, depth=1)
+    x0 = torch.randn(32, 2, generator=_gen(3))
+    loss = D.ddpm_loss(model, s, x0, weighting="vlb", generator=_gen(4))
+    loss.backward()
+    assert loss.item() > 0 and all(p.grad is not None for p in model.parameters())
+    with pytest.raises(ValueError, match="weighting must be one of 'simple', 'min_snr', 'vlb'"):
+        D.ddpm_loss(model, s, x0, weighting="elbo")
+
+
 def test_drop_labels():
     y = torch.arange(10).repeat(100)
     assert torch.equal(D.drop_labels(y, 0.0), y)

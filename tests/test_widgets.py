@@ -54,18 +54,45 @@ def test_player_replays_without_calling_the_model(trajectory, monkeypatch):
     monkeypatch.setattr(P, "draw_trajectory_frame", lambda fig, tr, i, lang: (drawn.append(i), original(
         fig, tr, i, lang)))
     player = widgets.DenoisingPlayer(traj, lang="zh")
-    images = {0: player.image.value}
-    for i in range(1, len(traj.steps)):
-        player.slider.value = i
-        images[i] = player.image.value
-        assert player.caption.value == f"<b>t = {traj.steps[i]}</b>"
+    n = len(traj.steps)
+    # frames count from 1 on the slider, as in the title "第 i/n 帧": frame i shows record i − 1
+    assert (player.slider.min, player.slider.max, player.slider.value) == (1, n, 1)
+    assert (player.play.min, player.play.max) == (1, n)
+    images = {1: player.image.value}
+    for frame in range(2, n + 1):
+        player.slider.value = frame
+        images[frame] = player.image.value
+        assert player.index == frame - 1
+        assert player.caption.value == f"<b>t = {traj.steps[frame - 1]}</b>"
     assert model.calls == calls_after_sampling                      # no recomputation on slider moves
-    assert len(set(images.values())) == len(traj.steps)             # every frame is a different picture
-    for i in (3, 0, len(traj.steps) - 1):                           # revisiting: cached, not redrawn
-        player.slider.value = i
-        assert player.image.value == images[i]
-    assert sorted(drawn) == list(range(len(traj.steps)))
-    assert player.play.max == player.slider.max == len(traj.steps) - 1
+    assert len(set(images.values())) == n                           # every frame is a different picture
+    for frame in (4, 1, n):                                         # revisiting: cached, not redrawn
+        player.slider.value = frame
+        assert player.image.value == images[frame]
+    assert sorted(drawn) == list(range(n))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_player_title_counts_frames_as_the_slider_does(trajectory, lang, monkeypatch):
+    _, traj = trajectory
+    titles = []
+    original = P.label
+    monkeypatch.setattr(P, "label", lambda key, lg="en", **kw: (titles.append((key, kw)), original(key, lg, **kw))[1])
+    player = widgets.DenoisingPlayer(traj, lang=lang)
+    player.slider.value = 3
+    frames = [kw for key, kw in titles if key == "reverse_step"]
+    assert [(kw["i"], kw["n"]) for kw in frames] == [(1, len(traj.steps)), (3, len(traj.steps))]
+    assert frames[-1]["t"] == traj.steps[2]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_player_buttons_have_a_tooltip_in_the_editions_language(trajectory, lang):
+    _, traj = trajectory
+    player = widgets.DenoisingPlayer(traj, lang=lang)
+    assert player.play.tooltip == i18n.label("play_tooltip", lang)
+    assert player.play.description == ""            # the browser shows a tooltip only without a description
+    if lang == "zh":
+        assert "播放" in player.play.tooltip and "循环" in player.play.tooltip and "停止" in player.play.tooltip
 
 
 def test_player_static_picture_is_the_strip(trajectory):
@@ -102,11 +129,31 @@ def test_explorer_follows_its_controls():
     ex.controls[1]["name"].value = "cosine"
     assert ex.image.value != moved
     assert ex.controls[1]["beta"].disabled and not ex.controls[0]["beta"].disabled   # cosine ignores β range
+    # … and says so, in Chinese, where the greyed-out slider is (readout line and tooltip)
+    assert "余弦调度不使用 β 范围" in ex.controls[1]["beta_readout"].value
+    assert ex.controls[1]["beta"].tooltip == i18n.label("cosine_no_beta", "zh")
+    assert "β₁ = 0.0001，β_T = 0.0200" in ex.controls[0]["beta_readout"].value    # the whole range, not cut off
+    assert ex.controls[0]["beta"].readout is False                                 # the slider's own readout was
     ex.controls[0]["T"].value = 100                                   # t beyond a shorter T is clipped
     assert ex.schedules()[0].T == 100
     ex.controls[0]["beta"].value = (1e-3, 0.05)
     torch.testing.assert_close(ex.schedules()[0].betas, torch.linspace(1e-3, 0.05, 100))
+    assert "β_T = 0.0500" in ex.controls[0]["beta_readout"].value
+    ex.controls[1]["name"].value = "sigmoid"                          # leaving cosine enables the slider again
+    assert not ex.controls[1]["beta"].disabled and "β₁" in ex.controls[1]["beta_readout"].value
     _static_png(ex)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_explorer_schedule_names_are_in_the_editions_language(lang):
+    ex = widgets.ScheduleExplorer(lang=lang, first="linear", second="cosine")
+    shown = dict(ex.controls[0]["name"].options)                      # {label: value}
+    assert sorted(shown.values()) == sorted(D.SCHEDULES)              # the code's names stay the values
+    if lang == "zh":
+        assert {"线性 (linear)", "余弦 (cosine)", "二次 (quadratic)", "S 型 (sigmoid)"} == set(shown)
+    else:
+        assert set(shown) == set(D.SCHEDULES)
+    assert ex.schedule_label(ex.schedules()[1]) == i18n.label("schedule_cosine", lang)
 
 
 def test_explorer_noise_is_fixed_so_only_the_schedule_changes_the_picture():

@@ -8,8 +8,14 @@ Min-SNR-γ weighting (Hang et al. 2023, "Efficient Diffusion Training via Min-SN
     L = E[ w_t ‖ε − ε_θ(x_t, t)‖² ],  w_t = min(SNR_t, γ) / SNR_t,  SNR_t = ᾱ_t / (1 − ᾱ_t),
 which lowers the weight of the small-t (high-SNR, nearly clean) steps, where predicting ε is hard and matters little.
 Predicting x_0 instead of ε (``prediction="x0"``): the network outputs x̂_0 and the loss is ‖x_0 − x̂_0‖², which
-is ‖ε − ε̂‖² · SNR_t for the ε̂ it implies (x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε); min-SNR-γ then weights it by
-w_t = min(SNR_t, γ), the same weighting of the ε-error as above, with another output for the network to learn.
+is ‖ε − ε̂‖² / SNR_t for the ε̂ it implies (x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε gives x_0 − x̂_0 = −(ε − ε̂) / √SNR_t);
+min-SNR-γ then weights it by w_t = min(SNR_t, γ), so the ε-error is weighted by min(SNR_t, γ) / SNR_t, the same
+weighting as above, with another output for the network to learn.
+The variational bound's own weights (``weighting="vlb"``, DDPM eq. 12, σ_t² = β_t):
+    L_{t−1} = λ_t ‖ε − ε_θ(x_t, t)‖² + C_t,   λ_t = β_t² / (2 σ_t² α_t (1 − ᾱ_t)) = β_t / (2 α_t (1 − ᾱ_t)),
+so with t ~ U{1..T} the loss times T·dim(x) is the bound L up to terms without θ (L_T and the C_t; the t = 1
+term stands in for L_0 as DDPM does). L_simple drops λ_t, which is largest at small t (DDPM Table 2: better
+samples, a worse bound).
 
 A denoiser is any module called as ``model(x_t, t)`` (or ``model(x_t, t, y)`` when conditional) with t a
 long tensor of shape (batch,) in 1..T. Labels equal to ``NULL_LABEL`` mean "no condition" (classifier-free
@@ -29,7 +35,7 @@ from .forward import forward_step, q_sample
 from .schedule import Schedule
 
 NULL_LABEL = -1
-WEIGHTINGS = ("simple", "min_snr")
+WEIGHTINGS = ("simple", "min_snr", "vlb")
 TARGETS = ("eps", "x0")
 
 
@@ -71,9 +77,13 @@ def ddpm_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | No
     and γ = ``gamma`` (min-SNR-γ, Hang et al. 2023, for the ε target): w_t = 1 where SNR_t ≤ γ (noisy steps),
     γ / SNR_t < 1 on the nearly clean ones. ``"simple"`` (the default) is L_simple, w_t = 1.
 
+    ``weighting="vlb"`` weights each example by DDPM's λ_t = β_t / (2 α_t (1 − ᾱ_t)) (the weight of the ε-error
+    in L_{t−1} with σ_t² = β_t): the variational bound itself, up to the factor T·dim(x) and terms without θ.
+
     ``prediction="x0"``: the network predicts x̂_0 and the loss is ‖x_0 − x̂_0‖² / dim(x), weighted by
     w_t = min(SNR_t, γ) under ``"min_snr"`` (Hang et al.'s weight for the x_0 target; the same weighting of the
-    implied ε-error as the ε form). Sample such a model with ``diffusion.sample(..., prediction="x0")``.
+    implied ε-error as the ε form) and by λ_t · SNR_t under ``"vlb"`` (‖ε − ε̂‖² = SNR_t ‖x_0 − x̂_0‖²).
+    Sample such a model with ``diffusion.sample(..., prediction="x0")``.
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {', '.join(map(repr, WEIGHTINGS))}, got {weighting!r}")
@@ -97,11 +107,22 @@ def ddpm_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | No
         return F.mse_loss(pred.float(), target.float())             # ‖ε − ε_θ‖² (or ‖x_0 − x̂_0‖²), averaged
     per_example = (pred.float() - target.float()).pow(2).flatten(1).mean(1)      # ‖ε − ε_θ‖² / dim(x)
     snr = s.snr.to(x0.device)[t - 1].float()                         # SNR_t = ᾱ_t / (1 − ᾱ_t)
-    if prediction == "x0":
+    if weighting == "vlb":
+        w = vlb_weights(s).to(x0.device)[t - 1].float()             # λ_t, the bound's weight of ‖ε − ε_θ‖²
+        if prediction == "x0":
+            w = w * snr                                              # ‖ε − ε̂‖² = SNR_t ‖x_0 − x̂_0‖²
+    elif prediction == "x0":
         w = snr.clamp(max=gamma)                                     # w_t = min(SNR_t, γ)
     else:
         w = gamma / snr.clamp(min=gamma)         # w_t = min(SNR_t, γ) / SNR_t = γ / max(SNR_t, γ) (no 0/0 at SNR 0)
     return (w * per_example).mean()
+
+
+def vlb_weights(s: Schedule) -> Tensor:
+    """λ_t = β_t² / (2 σ_t² α_t (1 − ᾱ_t)) with σ_t² = β_t, i.e. β_t / (2 α_t (1 − ᾱ_t)), for t = 1..T (entry
+    t − 1): the weight of ‖ε − ε_θ(x_t, t)‖² in the bound's term L_{t−1} (DDPM eq. 12), which L_simple sets to 1."""
+    betas, alphas = s.betas.double(), s.alphas.double()
+    return (betas / (2.0 * alphas * (1.0 - s.alpha_bars.double()))).to(s.dtype)
 
 
 def sequence_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | None = None,

@@ -63,10 +63,20 @@ class _Player(_Figure):
     calls a model again.
     """
 
-    def _controls(self, n: int, value: int, interval_ms: int, frame_label: str, play_label: str) -> None:
-        self.slider = W.IntSlider(value=value, min=0, max=n - 1, step=1, description=frame_label,
+    def _controls(self, n: int, value: int, interval_ms: int, frame_label: str, play_label: str,
+                  first: int = 0, play_tooltip: str | None = None) -> None:
+        """Slider and Play over the frames ``first`` … ``first + n − 1`` (``first = 1`` counts frames as a title
+        "frame i/n" does). ``play_tooltip`` is shown on hovering the Play buttons (play/pause, stop, loop); the
+        browser shows a widget's tooltip only when its description is empty, so the Play then has none."""
+        last = first + n - 1
+        self.slider = W.IntSlider(value=value, min=first, max=last, step=1, description=frame_label,
                                   continuous_update=True, layout=W.Layout(width="420px"))
-        self.play = W.Play(value=value, min=0, max=n - 1, step=1, interval=interval_ms, description=play_label)
+        if play_tooltip:
+            self.play = W.Play(value=value, min=first, max=last, step=1, interval=interval_ms, description="",
+                               tooltip=play_tooltip)
+        else:
+            self.play = W.Play(value=value, min=first, max=last, step=1, interval=interval_ms,
+                               description=play_label)
         W.jslink((self.play, "value"), (self.slider, "value"))     # runs in the browser: smooth playback
         self.caption = W.HTML()
         self.image = W.Image(format="png")

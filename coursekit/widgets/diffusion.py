@@ -1,7 +1,7 @@
 """Live widgets for the diffusion lectures (ipywidgets 8, JupyterLab 4, Colab).
 
 - :class:`ScheduleExplorer`  two β-schedules side by side: β_t, ᾱ_t, log-SNR and data noised to a chosen t
-- :class:`DenoisingPlayer`   Play + slider over a Trajectory recorded once by ``diffusion.sample``
+- :class:`DenoisingPlayer`   Play + slider (frames 1 … n) over a Trajectory recorded once by ``diffusion.sample``
 - :class:`TrainingPanel`     live loss, samples and a progress line, fed by ``train.fit``'s callback
 
 Each object displays as the widget *and* a PNG of its current state in one output bundle: JupyterLab shows the
@@ -54,35 +54,47 @@ class ScheduleExplorer(_Figure):
         style = {"description_width": "80px"}
         layout = W.Layout(width="330px")
         self.controls = []
+        names = [(label(f"schedule_{kind}", lang), kind) for kind in D.SCHEDULES]    # shown in the edition's language
         for key, name in (("schedule_a", first), ("schedule_b", second)):
             box = dict(
-                name=W.Dropdown(options=list(D.SCHEDULES), value=name, description=label(key, lang), style=style,
+                name=W.Dropdown(options=names, value=name, description=label(key, lang), style=style,
                                 layout=layout),
                 T=W.IntSlider(value=T, min=10, max=2000, step=10, description=label("T_slider", lang),
                               continuous_update=False, style=style, layout=layout),
-                beta=W.FloatRangeSlider(value=(1e-4, 0.02), min=1e-4, max=0.1, step=1e-4, readout_format=".4f",
+                # the slider's own readout ("0.0001 – 0.0200") does not fit its box: the values go in a line below
+                beta=W.FloatRangeSlider(value=(1e-4, 0.02), min=1e-4, max=0.1, step=1e-4, readout=False,
                                         description=label("beta_range", lang), continuous_update=False,
-                                        style=style, layout=layout))
+                                        style=style, layout=layout),
+                beta_readout=W.HTML(layout=W.Layout(width="330px", margin="0 0 0 84px")))
             self.controls.append(box)
         self.t = W.IntSlider(value=min(t, T), min=1, max=2000, step=1, description=label("t_slider", lang),
                              continuous_update=False, style=style, layout=W.Layout(width="680px"))
         self.image = W.Image(format="png")
         for box in self.controls:
-            for control in box.values():
-                control.observe(self._changed, names="value")
+            for key, control in box.items():
+                if key != "beta_readout":
+                    control.observe(self._changed, names="value")
         self.t.observe(self._changed, names="value")
         columns = [W.VBox(list(box.values())) for box in self.controls]
         self.widget = W.VBox([W.HBox(columns), self.t, self.image])
         self.refresh()
 
     def schedules(self) -> list[D.Schedule]:
-        """The two schedules the controls describe now."""
+        """The two schedules the controls describe now (and the β-range readouts that go with them)."""
         out = []
         for box in self.controls:
             lo, hi = box["beta"].value
-            box["beta"].disabled = box["name"].value == "cosine"      # cosine ignores the β range
+            cosine = box["name"].value == "cosine"          # cosine has no β range: greyed out, and says why
+            box["beta"].disabled = cosine
+            box["beta"].tooltip = label("cosine_no_beta" if cosine else "beta_tooltip", self.lang)
+            text = label("cosine_no_beta" if cosine else "beta_readout", self.lang, lo=lo, hi=hi)
+            box["beta_readout"].value = f"<span style='font-size: 90%; color: #555'>{text}</span>"
             out.append(D.make_schedule(box["name"].value, T=box["T"].value, beta_start=lo, beta_end=max(hi, lo)))
         return out
+
+    def schedule_label(self, s: D.Schedule) -> str:
+        """A schedule's name in the edition's language (the plot legend and titles)."""
+        return label(f"schedule_{s.name}", self.lang) if s.name in D.SCHEDULES else s.name
 
     def _changed(self, _change=None) -> None:
         self.refresh()
@@ -90,7 +102,7 @@ class ScheduleExplorer(_Figure):
     def _render(self) -> bytes:
         schedules = self.schedules()
         t = self.t.value
-        names = [f"{'AB'[i]}: {s.name}" for i, s in enumerate(schedules)]
+        names = [f"{'AB'[i]}: {self.schedule_label(s)}" for i, s in enumerate(schedules)]
         extra = (self.images is not None) + (self.cloud is not None)
 
         def draw(fig):
@@ -135,10 +147,17 @@ class DenoisingPlayer(_Player):
         P._traj_kind(trajectory)                                  # raises for shapes it cannot draw
         self.trajectory = trajectory
         n = len(trajectory.steps)
-        self._controls(n, 0, interval_ms, label("frame", lang), label("play", lang))
+        # frames count from 1 on the slider, as in the figure's title ("frame 1/51")
+        self._controls(n, 1, interval_ms, label("frame", lang), label("play", lang), first=1,
+                       play_tooltip=label("play_tooltip", lang))
+
+    @property
+    def index(self) -> int:
+        """The record shown now: 0 … len(steps) − 1 (the slider shows it plus one)."""
+        return self.slider.value - 1
 
     def _render(self) -> bytes:
-        i = self.slider.value
+        i = self.index
         self.caption.value = f"<b>t = {self.trajectory.steps[i]}</b>"
         # frames are drawn once and cached: afford a sharper one
         return self._cached(i, lambda fig: P.draw_trajectory_frame(fig, self.trajectory, i, self.lang),
