@@ -1,0 +1,188 @@
+"""Denoisers for the 8×8 digits, trained once and shipped with the package (notebook 04b; unit 07 samples the
+same ε-model with other samplers, unchanged).
+
+    from coursekit import diffusion as D
+    model, s = D.pretrained("digits-eps")          # ε_θ(x_t, t) trained with L_simple, and its schedule
+    x_0 = D.sample(model, s, (16, 1, 8, 8))        # Algorithm 2
+
+- ``digits-eps``:  ε_θ(x_t, t), a residual MLP, trained with L_simple (DDPM Algorithm 1);
+- ``digits-vlb``:  the same network trained with the variational bound's weights λ_t (DDPM Table 2);
+- ``digits-x0``:   the same network predicting x̂_0, loss ‖x_0 − x̂_0‖² · min(SNR_t, 10);
+- ``digits-cond``: ε_θ(x_t, t, y) for classifier-free guidance: labels dropped with p = 0.1, min-SNR-5 weights.
+
+All four share one schedule (:func:`digits_schedule`: DDPM's linear β scaled to T = 250), the optimiser settings
+of notebook 04b (AdamW, lr 5e-3 with a 50-step warm-up and cosine decay, batch 128, no clipping, EMA 0.999) and a
+number of optimiser steps, so :func:`train_pretrained` with the same seed trains the same model again (what
+``scripts/make_ddpm_digits.py`` does, on one CPU thread, seed 0). The files hold float16 weights of the EMA model
+(``coursekit/assets/ddpm_digits_<kind>.pt``, a few hundred KB each) and the training record (settings and the loss
+curve); each is SHA-256 checked on every load, so every machine samples the same model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .._checks import check_choice
+from .schedule import Schedule, make_schedule
+from .training import ddpm_loss
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+KIND = "coursekit-ddpm-digits"
+T_DIGITS = 250
+FIT = dict(batch_size=128, lr=5e-3, warmup=50, grad_clip=None, ema_decay=0.999)   # train.fit's settings
+LOSS_EVERY = 50                       # the stored loss curve: the mean of every 50 steps
+
+
+@dataclass(frozen=True)
+class DigitsDenoiser:
+    """One shipped model: its network, its loss (``ddpm_loss`` keyword arguments), what it predicts, the number
+    of optimiser steps it was trained for and the SHA-256 of its file."""
+
+    name: str
+    description: str
+    hidden: int
+    steps: int
+    sha256: str
+    num_classes: int | None = None
+    loss: dict = field(default_factory=dict)
+    prediction: str = "eps"
+
+    @property
+    def file(self) -> Path:
+        return ASSETS / f"ddpm_{self.name.replace('-', '_')}.pt"
+
+
+PRETRAINED: dict[str, DigitsDenoiser] = {d.name: d for d in (
+    DigitsDenoiser("digits-eps", "ε_θ(x_t, t) trained with L_simple (DDPM Algorithm 1)", hidden=128, steps=8000,
+                   sha256=""),
+    DigitsDenoiser("digits-vlb", "ε_θ(x_t, t) trained with the variational bound's weights λ_t (DDPM Table 2)",
+                   hidden=128, steps=8000, sha256="", loss=dict(weighting="vlb")),
+    DigitsDenoiser("digits-x0", "x̂_0(x_t, t): the same network predicting x_0, weighted by min(SNR_t, 10)",
+                   hidden=128, steps=8000, sha256="", loss=dict(weighting="min_snr", gamma=10.0), prediction="x0"),
+    DigitsDenoiser("digits-cond", "ε_θ(x_t, t, y) for classifier-free guidance: labels dropped with p = 0.1, "
+                   "min-SNR-5 weights", hidden=128, steps=8000, sha256="", num_classes=10,
+                   loss=dict(p_uncond=0.1, weighting="min_snr", gamma=5.0)),
+)}
+
+
+def digits_schedule(device: str | torch.device | None = None) -> Schedule:
+    """The schedule of every shipped digits model: DDPM's linear β (1e-4 → 0.02 at T = 1000) scaled by 1000/T to
+    a chain of T = 250 steps (β_1 = 4e-4 … β_T = 0.08, ᾱ_T ≈ 3e-5)."""
+    return make_schedule("linear", T=T_DIGITS, beta_start=1e-4 * 1000 / T_DIGITS, beta_end=0.02 * 1000 / T_DIGITS,
+                         device=device)
+
+
+def _spec(name: str) -> DigitsDenoiser:
+    check_choice("name", name, tuple(PRETRAINED))
+    return PRETRAINED[name]
+
+
+def new_denoiser(name: str) -> nn.Module:
+    """A fresh (untrained) network of the shipped model ``name``."""
+    from ..nets import MLPDenoiser
+
+    spec = _spec(name)
+    return MLPDenoiser(image_shape=(1, 8, 8), hidden=spec.hidden, depth=3, num_classes=spec.num_classes)
+
+
+def loss_function(name: str, s: Schedule):
+    """``loss_fn(model, x0[, y])`` for ``train.fit``: ``ddpm_loss`` with the model's own options."""
+    spec = _spec(name)
+    options = dict(spec.loss, prediction=spec.prediction)
+    if spec.num_classes:
+        return lambda m, x0, y: ddpm_loss(m, s, x0, y=y, **options)
+    return lambda m, x0: ddpm_loss(m, s, x0, **options)
+
+
+def train_pretrained(name: str, seed: int = 0, steps: int | None = None, device: str | torch.device | None = None,
+                     progress: bool | None = None, callback=None, callback_every: int = 100):
+    """Train the model ``name`` from scratch as the shipped one was (``steps`` defaults to its own number):
+    returns (``train.TrainResult``, its schedule). The seed fixes the initial weights and every batch."""
+    # training sits above the algorithms in the package: imported on use
+    from .. import train
+    from ..data import load_digits
+
+    spec = _spec(name)
+    dev = train.get_device(device)
+    x, y = load_digits("train")
+    s = digits_schedule(dev)
+    train.seed_everything(seed)                        # the initial weights too, not only the batches
+    model = new_denoiser(name)
+    data = (x, y) if spec.num_classes else (x,)
+    result = train.fit(model, loss_function(name, s), data, steps=steps or spec.steps, seed=seed, device=dev,
+                       progress=progress, callback=callback, callback_every=callback_every, **FIT)
+    return result, s
+
+
+def save_pretrained(result, name: str, path: str | Path, seed: int) -> Path:
+    """Write a ``train.TrainResult`` of the model ``name`` (its EMA weights in float16, the settings and the loss
+    curve) to ``path`` atomically."""
+    spec = _spec(name)
+    model = result.model
+    state = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
+    losses = torch.tensor(result.losses, dtype=torch.float64)
+    curve = [float(c.mean()) for c in losses.split(LOSS_EVERY)]
+    info = dict(name=name, seed=int(seed), steps=int(result.steps), loss=dict(spec.loss), prediction=spec.prediction,
+                fit=dict(FIT), T=T_DIGITS, loss_curve=curve, loss_every=LOSS_EVERY)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save({"kind": KIND, "config": dict(model.config), "state_dict": state, "info": info}, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_pretrained(path: str | Path, sha256: str | None = None, device: str | torch.device | None = None
+                    ) -> tuple[nn.Module, dict]:
+    """(model in eval mode, training record) from a file written by :func:`save_pretrained`; with ``sha256``, a
+    file whose SHA-256 differs raises a ValueError naming it (so does a file that is not such a model)."""
+    from ..nets import build
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"path {str(path)!r} is not a file (the shipped digits models live in {ASSETS}; "
+                         "scripts/make_ddpm_digits.py makes them)")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if sha256 is not None and digest != sha256:
+        raise ValueError(f"path {str(path)!r} has SHA-256 {digest}, expected {sha256}: the file was changed or "
+                         "damaged; restore it from git or reinstall coursekit")
+    try:
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as err:          # noqa: BLE001 — torch raises many types for a damaged file
+        raise ValueError(f"path {str(path)!r} is not a digits diffusion model (unreadable)") from err
+    if not isinstance(payload, dict) or payload.get("kind") != KIND:
+        raise ValueError(f"path {str(path)!r} is not a digits diffusion model (no {KIND!r} record)")
+    model = build(payload["config"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+    if device is not None:
+        model = model.to(device)
+    return model.eval(), dict(payload.get("info", {}))
+
+
+def pretrained(name: str = "digits-eps", device: str | torch.device | None = None) -> tuple[nn.Module, Schedule]:
+    """The shipped model ``name`` (see :data:`PRETRAINED`) and its schedule, on ``device`` (default: CUDA when
+    available, else the CPU). The file's SHA-256 is checked first."""
+    from ..train import get_device
+
+    spec = _spec(name)
+    dev = get_device(device)
+    model, _ = load_pretrained(spec.file, sha256=spec.sha256, device=dev)
+    return model, digits_schedule(dev)
+
+
+def pretrained_info(name: str = "digits-eps") -> dict:
+    """The training record of the shipped model ``name``: seed, steps, loss options, optimiser settings and the
+    loss curve (the mean of every ``loss_every`` steps)."""
+    spec = _spec(name)
+    return load_pretrained(spec.file, sha256=spec.sha256)[1]
