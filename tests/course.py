@@ -213,3 +213,24 @@ def assert_rubric_for_the_grader(root: Path, assignment: str, grade_id: str, stu
     assert "BEGIN MARK SCHEME" in task.source and "评分标准" in task.source and "Rubric" in task.source
     released = cell(release(root, assignment), grade_id).source
     assert "MARK SCHEME" not in released and "评分标准" not in released and "Rubric" not in released
+
+
+CONFIG_TIMEOUTS = r'''
+import json, sys
+from traitlets.config import Config
+ns = {"get_config": Config, "__file__": "nbgrader_config.py"}
+exec(compile(open("nbgrader_config.py", encoding="utf-8").read(), "nbgrader_config.py", "exec"), ns)
+print(json.dumps({g: ns["cell_timeout"]({"metadata": {"nbgrader": {"grade_id": g}}}) for g in sys.argv[1:]}))
+'''
+
+
+def cell_time_limits(grade_ids: tuple[str, ...]) -> dict[str, int]:
+    """{grade_id: the seconds nbgrader_config.py gives a cell with that grade_id when grading} (its cell_timeout,
+    read in a separate process: the configuration sets environment variables), for the limits a notebook states."""
+    import json
+
+    env = {k: v for k, v in os.environ.items() if k != "COURSEKIT_TIMEOUT_SCALE"}
+    proc = subprocess.run([sys.executable, "-c", CONFIG_TIMEOUTS, *grade_ids], cwd=REPO, capture_output=True,
+                          text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
