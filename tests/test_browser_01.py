@@ -1,6 +1,7 @@
 """A real browser on the Chinese overview notebook 01: run every cell up to the widget, move the density explorer's
-capacity and training-size sliders and switch its model, check that the figure and the numbers changed and that no
-error (or stderr) output appeared, and save a screenshot under artifacts/. The plumbing is in tests/browser.py."""
+capacity and training-size sliders, switch its model and pick a data set by its Chinese label, check that the figure
+and the numbers changed and that no error (or stderr) output appeared, and save a screenshot under artifacts/. The
+plumbing is in tests/browser.py."""
 
 from __future__ import annotations
 
@@ -36,6 +37,12 @@ def test_chinese_notebook_01_density_explorer_in_jupyterlab(tmp_path, artifacts_
         while "直方图" not in caption.inner_text() and time.monotonic() < deadline:
             time.sleep(0.25)
         assert "直方图" in caption.inner_text()
+
+        # the data choices are in Chinese: pick the checkerboard by its Chinese label
+        src = browser.image_src(explorer)
+        data_choice = explorer.locator(".widget-dropdown", has_text="数据").locator("select")
+        data_choice.select_option(label="棋盘 (checkerboard)")
+        browser.wait_src_change(explorer, src)
         explorer.scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts_dir / "browser_01_zh_density_explorer.png"))
 

@@ -34,8 +34,8 @@ def test_chinese_notebook_02_widgets_in_jupyterlab(tmp_path, artifacts_dir):
         player = page.locator(".widget-vbox", has=page.locator(".widget-slider", has_text="步")).last
         player.scroll_into_view_if_needed()
         frame = player.locator(".widget-slider", has_text="步").first
-        browser.move_slider_and_check_figure(page, player, frame, 20, "the sampling player")
-        assert "(2, 4)" in player.locator(".widget-html").first.inner_text()      # step 21 is pixel (2, 4)
+        browser.move_slider_and_check_figure(page, player, frame, 21, "the sampling player")
+        assert "(2, 4)" in player.locator(".widget-html").first.inner_text()      # step 21 draws pixel (2, 4)
         player.scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts_dir / "browser_02_zh_player.png"))
 

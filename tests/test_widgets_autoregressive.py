@@ -82,8 +82,10 @@ def test_sampling_callback_records_raster_order_and_the_player_replays_it():
     assert torch.equal(frames[-1], out) and torch.allclose(torch.stack(probs).sum(-1), torch.ones(16, 3))
     player = SamplingPlayer(torch.stack(frames), torch.stack(probs), lang="en")
     last = player.image.value
-    player.slider.value = 2
-    assert player.image.value != last and "(0, 2)" in player.caption.value
+    assert (player.slider.min, player.slider.max, player.slider.value) == (1, 16, 16)    # steps 1..D (4×4), as the title
+    player.slider.value = 3                                   # step 3 draws pixel i = 3, (r, c) = (0, 2)
+    assert player.image.value != last and "(0, 2)" in player.caption.value and "i = 3" in player.caption.value
+    assert "停止" in SamplingPlayer(torch.stack(frames), torch.stack(probs), lang="zh").play.tooltip
     assert player._static_png()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="frames"):
         SamplingPlayer(torch.stack(frames)[:5], torch.stack(probs)[:5])

@@ -3,7 +3,7 @@
 - :class:`ReceptiveFieldExplorer`  choose the depth of a masked-convolution stack, its kernel, its first mask and
   a pixel: see which earlier pixels can influence it (computed by gradients) and the blind spot
 - :class:`SamplingPlayer`          Play + slider over a pixel-by-pixel sampling run recorded once by
-  ``PixelCNN.sample(..., callback=...)``
+  ``PixelCNN.sample(..., callback=...)``; its slider counts steps 1..D (step i draws pixel i of the raster order)
 
 Each object displays as the widget *and* a PNG of its current state (see :mod:`coursekit.widgets.core`).
 """
@@ -39,6 +39,8 @@ _TEXT = {
                   "en": "the row / column of the pixel to inspect (from 0)"},
     "frame": {"zh": "步", "en": "step"},
     "play": {"zh": "播放", "en": "play"},
+    "play_tooltip": {"zh": "▶ 播放 / ❚❚ 暂停 · ■ 停止并回到第 1 步 · ↻ 循环播放",
+                     "en": "▶ play / ❚❚ pause · ■ stop and go back to step 1 · ↻ loop"},
 }
 
 
@@ -140,10 +142,11 @@ class SamplingPlayer(_Player):
         V.check_frames(frames, probs)
         self.frames, self.probs = frames.detach().float().cpu(), probs.detach().float().cpu()
         d = frames.shape[0]
-        self._controls(d, d - 1, interval_ms, _t("frame", lang), _t("play", lang))
+        self._controls(d, d, interval_ms, _t("frame", lang), _t("play", lang), first=1,
+                       play_tooltip=_t("play_tooltip", lang))               # steps 1..D, as the title counts them
 
     def _render(self) -> bytes:
-        i = self.slider.value
+        i = self.slider.value - 1                                          # 0-based: the pixel drawn at this step
         w = self.frames.shape[-1]
         self.caption.value = f"<b>i = {i + 1}, (r, c) = {divmod(i, w)}</b>"
         return self._cached(i, lambda fig: V.draw_sampling_frame(fig, self.frames, self.probs, i, self.lang),
