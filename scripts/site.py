@@ -8,8 +8,13 @@ Notebook outputs come from ``notebooks/execute.py``'s cache (``_build/executed``
 is current is not run again, so a rebuild without changes does not retrain; the stale ones are executed first,
 ``--jobs`` at a time (each notebook trains on one thread). The cache is keyed by the notebook and every coursekit
 source, so a fresh clone, or any change to coursekit, executes all 22 of them: about 15 CPU-minutes (both editions),
-so some 8 minutes on 2 cores; a build from current copies takes about 20 CPU-seconds.
-The instructors' exercise answers (``docs/answers/``) are not published.
+so some 8 minutes on 2 cores; a build from current copies takes about 35 CPU-seconds.
+
+What it stages: the bilingual home page and each edition's front page (the course map, how to run, the
+assignments), written from the notebook sources (a new unit, notebooks/src/07_*.md, appears by itself); every
+lecture notebook, with a note under each widget's static picture pointing to Colab; the public docs; the API
+reference of coursekit's own public names (site/_ext/api_reference.py). Instructor material is never published:
+not the grading guide (docs/instructor.md), not the exercise answers (docs/answers/), nothing of solutions/.
 """
 
 from __future__ import annotations
@@ -195,11 +200,16 @@ def units(nbs: list[Notebook]) -> list[tuple[str, dict[str, str], str | None, li
             zh, en, assignment = SECTIONS[section]
             titles = {"zh": zh, "en": en}
         else:                                   # beyond the slides: the unit is named by its notebook
-            titles = {lang: f"{BEYOND[lang]}：{members[0].titles[lang]}" if lang == "zh"
-                      else f"{BEYOND[lang]}: {members[0].titles[lang]}" for lang in build.LANGS}
+            titles = {lang: BEYOND[lang] + ("：" if lang == "zh" else ": ") + beyond_subject(members[0], lang)
+                      for lang in build.LANGS}
             assignment = None
         out.append((section, titles, assignment, members))
     return out
+
+
+def beyond_subject(nb: Notebook, lang: str) -> str:
+    """A unit beyond the slides by its subject: its title without a leading "讲义之外：" / "Beyond the slides:"."""
+    return re.sub(rf"^{re.escape(BEYOND[lang])}\s*[:：]\s*", "", nb.titles[lang], flags=re.I)
 
 
 def assignment_title(name: str) -> dict[str, str]:
@@ -228,7 +238,7 @@ TEXT = {
                  "每个 notebook 讲一节讲义：公式旁边就是计算它的代码，图来自真实运行；"
                  "都能在 2 核 CPU 上离线几分钟内从头运行到尾，也可以在 Colab 中打开。"
                  "网页上的 notebook 是一次完整运行的结果，可以直接阅读。",
-        "map": "课程地图", "cols": "| 单元 | notebook | 作业 | `coursekit` 模块 |",
+        "map": "课程地图", "cols": "| 单元与作业 | notebook | `coursekit` 模块 |", "task": "作业",
         "how": "怎样学",
         "how_text": "按单元顺序学：先读讲义的对应章节，再打开 notebook 从上到下运行（交互控件需要运行中的 Jupyter 或 "
                     "Colab），每个 notebook 末尾有 3–5 个可直接运行的练习并写明实测的预期结果；最后做这一单元的作业。"
@@ -253,7 +263,7 @@ TEXT = {
                  "formula next to the code that computes it, figures from a real run; each runs top to bottom offline "
                  "on a 2-core CPU in minutes, or in Colab. The notebooks on this site are a complete run: read them "
                  "as they are.",
-        "map": "Course map", "cols": "| unit | notebooks | assignment | `coursekit` modules |",
+        "map": "Course map", "cols": "| unit and assignment | notebooks | `coursekit` modules |", "task": "assignment",
         "how": "How to study",
         "how_text": "Unit by unit: read the section of the slides, then open the notebook and run it top to bottom "
                     "(the widgets need a running Jupyter or Colab); each notebook ends with 3–5 exercises that run as "
@@ -293,14 +303,14 @@ def landing(lang: str, nbs: list[Notebook]) -> str:
     for section, titles, assignment, members in units(nbs):
         links = "<br>".join(f"[{nb.stem(lang).split('_')[0]} · {nb.titles[lang]}](<{nb.stem(lang)}.ipynb>)"
                             for nb in members)
-        task = f"{{ref}}`{assignment} <assignments-{lang}>`" if assignment in assignments() else "—"
+        task = f"<br>{t['task']} {{ref}}`{assignment} <assignments-{lang}>`" if assignment in assignments() else ""
         modules = list(dict.fromkeys(m for nb in members for m in nb.modules))
         mods = sep.join(f"[{m}](../api/{m}.md)" if m in api_reference.groups() else f"`{m}`" for m in modules)
-        rows.append(f"| {section} {titles[lang]} | {links} | {task} | {mods or '—'} |")
+        rows.append(f"| **{section} {titles[lang]}**{task} | {links} | {mods or '—'} |")
     tasks = "\n".join(f"- **`{name}`** {assignment_title(name)[lang]}: `assignments/{name}/{name}.ipynb` · "
                       f"[{t['colab']}]({assignment_colab(name)})" for name in assignments())
     toc = "\n".join(nb.stem(lang) for nb in nbs)
-    return (f"# {t['title']}\n\n{t['intro']}\n\n## {t['map']}\n\n{t['cols']}\n|---|---|---|---|\n"
+    return (f"# {t['title']}\n\n{t['intro']}\n\n## {t['map']}\n\n{t['cols']}\n|---|---|---|\n"
             + "\n".join(rows) + f"\n\n## {t['how']}\n\n{t['how_text']}\n\n## {t['run']}\n\n{t['local']}\n\n"
             + local_commands(lang) + f"\n{t['local_after']}\n\n{t['colab_text']}\n\n"
             + f"(assignments-{lang})=\n## {t['hw']}\n\n{t['hw_text']}\n\n{tasks}\n\n"
@@ -368,7 +378,7 @@ def home(nbs: list[Notebook]) -> str:
         for section, titles, _, members in units(nbs):
             pages = "; ".join(f"[{nb.titles[lang]}](<{lang}/{nb.stem(lang)}.ipynb>)" for nb in members)
             lines.append(f"- **{section} {titles[lang]}**{h['colon']}{pages}")
-        beyond = [nb.titles[lang] for nb in nbs if nb.section not in SECTIONS]
+        beyond = [beyond_subject(nb, lang) for nb in nbs if nb.section not in SECTIONS]
         what = h["what"].format(beyond=h["beyond"] + h["sep"].join(beyond) if beyond else "")
         tasks = h["hw_text"].format(n=len(assignments()), list=h["sep"].join(f"`{a}`" for a in assignments()))
         parts.append(f"## {heading}\n\n{what}\n\n### {h['units']}\n\n" + "\n".join(lines)

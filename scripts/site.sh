@@ -3,7 +3,7 @@
 # offline. Installs the site tools into .venv when missing (scripts/setup.sh first). Extra arguments go to
 # scripts/site.py (e.g. --no-execute, --jobs N). A fresh clone has no executed copies (_build/executed/): every
 # notebook of both editions is executed first, 2 at a time on 2 cores (about 15 CPU-minutes, some 8 minutes);
-# the test suite leaves those copies behind, and a build that finds them current retrains nothing (about 20 CPU-s).
+# the test suite leaves those copies behind, and a build that finds them current retrains nothing (about 35 CPU-s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null

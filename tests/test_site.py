@@ -424,7 +424,7 @@ def test_api_reference_documents_coursekit_own_names_once(site, chromium, survey
     with new_page(chromium) as page:
         page.goto(f"{site}/api/data.html", wait_until="domcontentloaded")
         params = page.locator('dt[id="coursekit.data.load_digits"] + dd dl.field-list').first.inner_text()
-        assert re.search(r'split.*"train"', params, re.S) and re.search(r"size.*upsamples", params, re.S), params
+        assert re.search(r'split.*train.*test', params, re.S) and re.search(r"size.*upsamples", params, re.S), params
         # in the object index: the search finds q_sample as an object, first
         page.goto(f"{site}/search.html?q=q_sample", wait_until="load")
         page.wait_for_function("() => (document.querySelector('#search-results .search-summary') || {}).innerText",

@@ -25,6 +25,8 @@ DOT = '<span class="o">.</span>'
 CHAIN = re.compile(r'(?<!<span class="o">\.</span>)<span class="n">(\w+)</span>((?:<span class="o">\.</span>'
                    r'<span class="n">\w+</span>)*)')
 MODULE_PATH = re.compile(r'<span class="nn">(coursekit(?:\.\w+)*)</span>')
+PRE_SPAN = re.compile(r'(<span class="pre">)([^<]{12,})(</span>)')    # inline code and signatures: long names
+BREAK_AFTER = re.compile(r"(?<=[\w)])([._/])(?=\w)")
 INLINE = re.compile(r'<code class="docutils literal notranslate"><span class="pre">([A-Za-z_][\w.]*)(\(\))?</span>'
                     r"</code>")
 
@@ -124,6 +126,12 @@ def link_inline(linker: Linker, page: str) -> str:
     return INLINE.sub(one, page)
 
 
+def break_points(page: str) -> str:
+    """``<wbr>`` after each dot, underscore or slash inside a long inline name (``coursekit.autoregressive``,
+    ``discretized_gaussian_log_likelihood``), so a narrow table column or a phone breaks it there, not mid-word."""
+    return PRE_SPAN.sub(lambda m: m.group(1) + BREAK_AFTER.sub(r"\1<wbr>", m.group(2)) + m.group(3), page)
+
+
 def objects_by_url(app, pagename: str) -> dict[str, str]:
     """{full name or ``module-…``: URL relative to ``pagename``} for every Python object of the reference."""
     out = {}
@@ -151,15 +159,22 @@ def link_page(app, pagename: str) -> int:
     linker = Linker(objects_by_url(app, pagename), modules, names)
     linked = CODE_BLOCK.sub(lambda m: m.group(1) + link_code(linker, m.group(2)) + m.group(3), page)
     linked = link_inline(linker, linked)
-    path.write_text(linked, encoding="utf-8")
+    path.write_text(break_points(linked), encoding="utf-8")
     return linked.count("api-link") - page.count("api-link")
 
 
 def link_lectures(app, exception) -> None:
+    """Link the lectures' code to the reference; break points in the long names of every page."""
     if exception is not None or app.builder.format != "html":
         return
-    for page in sorted(lecture_pages(app)):
-        link_page(app, page)
+    lectures = set(lecture_pages(app))
+    for page in sorted(app.env.found_docs):
+        if page in lectures:
+            link_page(app, page)
+        else:
+            path = Path(app.outdir) / f"{page}.html"
+            if path.exists():
+                path.write_text(break_points(path.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def setup(app):
