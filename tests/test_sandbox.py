@@ -29,7 +29,7 @@ def _command(tmp_path: Path, **kwargs) -> list[str]:
     runtime.mkdir()
     env = {"PATH": "/usr/bin", "OMP_NUM_THREADS": "1", "COURSEKIT_GRADING": "1", "JPY_PARENT_PID": "42",
            "JUPYTERHUB_API_TOKEN": "secret", "AWS_SECRET_ACCESS_KEY": "secret", "LANG": "C.UTF-8"}
-    return sandbox.sandbox_command(["python", "-m", "ipykernel_launcher", "-f", "k.json"], workdir=work,
+    return sandbox.sandbox_command([sys.executable, "-m", "ipykernel_launcher", "-f", "k.json"], workdir=work,
                                    runtime=runtime, env=env, **kwargs)
 
 
@@ -60,6 +60,59 @@ def test_the_command_hides_the_course_and_the_network(tmp_path):
     assert "setpriv" in inner and "--reuid=3000000123" in inner
     limits = inner[inner.index("prlimit"):]
     assert "--data=4294967296" in limits and "--nproc=64" in limits and "--core=0" in limits
+
+
+def test_the_sandbox_shows_what_the_kernels_interpreter_imports(tmp_path, monkeypatch):
+    """Asked of the kernel's interpreter from an empty folder, not found on the grader's sys.path: run from a
+    folder holding another coursekit/, the grader still shows the kernel the one it imports."""
+    (tmp_path / "coursekit").mkdir()
+    (tmp_path / "coursekit" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen = sandbox.kernel_imports(sys.executable, "", ("coursekit",), os.environ.get("PATH", ""))
+    import coursekit
+
+    real = Path(coursekit.__file__).resolve().parent
+    assert [Path(p).resolve() for p in seen["packages"]["coursekit"]] == [real]
+    assert {"torch", "numpy", "os", "coursekit"} <= set(seen["modules"]) and "dists" in seen
+    assert Path(sys.prefix).resolve() in [Path(p).resolve() for p in seen["prefixes"]]
+    paths = [p.resolve() for p in sandbox.python_paths(("coursekit",), sys.executable)]
+    assert real in paths and (tmp_path / "coursekit").resolve() not in paths
+    with pytest.raises(sandbox.KernelProbeError, match="not on its PATH"):
+        sandbox.kernel_imports("no-such-python", "", ("coursekit",), "/nonexistent")
+
+
+def test_entries_that_would_shadow_a_module_leave_the_working_copy(tmp_path):
+    work = tmp_path / "course" / "autograded" / "alice" / "ddpm"
+    work.mkdir(parents=True)
+    for name in ("coursekit", "numpy"):
+        (work / name).mkdir()
+    for name in ("torch.py", "ddpm.ipynb", "notes.txt", "data.npz", "it's.py"):
+        (work / name).write_text("x")
+    modules = {"coursekit", "numpy", "torch", "os", "it's"}
+    assert sandbox.shadowing_entries(work, modules) == ["coursekit", "it's.py", "numpy", "torch.py"]
+    cmd = _command(tmp_path / "other", uid=None)
+    inner = cmd[cmd.index("--", cmd.index("bwrap")) + 3]            # sh -c SCRIPT
+    assert "rm -rf" not in inner                                     # nothing to remove there
+    (tmp_path / "x").mkdir()
+    runtime = tmp_path / "rt2"
+    runtime.mkdir()
+    cmd = sandbox.sandbox_command([sys.executable, "-m", "ipykernel_launcher"], workdir=work, runtime=runtime,
+                                  env={"PATH": os.environ["PATH"]}, uid=None)
+    script = cmd[cmd.index("-c", cmd.index("bwrap")) + 1]
+    assert "rm -rf -- 'coursekit'" in script and "rm -rf -- 'torch.py'" in script and "numpy" in script
+    assert "ddpm.ipynb" not in script and "notes.txt" not in script
+    assert sandbox._sh_quote("it's") == "'it'\\''s'"                   # quoted for sh, whatever the name
+
+
+def test_an_apparmor_restriction_is_named(tmp_path, monkeypatch):
+    flag = tmp_path / "restrict"
+    flag.write_text("1\n")
+    assert sandbox.apparmor_restricts_userns(str(flag))
+    flag.write_text("0\n")
+    assert not sandbox.apparmor_restricts_userns(str(flag))
+    assert not sandbox.apparmor_restricts_userns(str(tmp_path / "missing"))
+    assert "AppArmor" in sandbox.APPARMOR_HINT and "docs/instructor.md" in sandbox.APPARMOR_HINT
 
 
 def test_without_root_it_uses_a_user_namespace(tmp_path):
@@ -98,7 +151,8 @@ def test_a_live_kernel_sees_only_its_copy(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADER_SECRET", "s3cret")
     code = r"""
 import json, os, socket
-out = {"files": sorted(os.listdir(".")), "solutions": os.path.exists(SOLUTIONS),
+import coursekit
+out = {"files": sorted(os.listdir(".")), "solutions": os.path.exists(SOLUTIONS), "coursekit": coursekit.__file__,
        "secret": os.environ.get("GRADER_SECRET"), "uid": os.getuid(),
        "procs": len([p for p in os.listdir("/proc") if p.isdigit()])}
 open("written.txt", "w").write("x")
@@ -112,6 +166,8 @@ except OSError:
     out["wrote_course"] = False
 print(json.dumps(out))
 """
+    (work / "coursekit").mkdir()                     # a submitted coursekit/ must not shadow the real one
+    (work / "coursekit" / "__init__.py").write_text("raise ImportError('shadow')\n")
     code = code.replace("SOLUTIONS", repr(str(course / "solutions" / "answers.txt")))
     code = code.replace("PLANTED", repr(str(course / "planted.txt")))
 
@@ -133,7 +189,9 @@ print(json.dumps(out))
             assert km._runtime is None
 
     seen = json.loads(asyncio.run(run()).strip().splitlines()[-1])
-    assert seen["files"] == ["ddpm.ipynb"]
+    assert seen["files"] == ["ddpm.ipynb"]                     # the shadowing coursekit/ is not in the copy
+    assert Path(seen["coursekit"]).parent.resolve() == Path(sandbox.kernel_imports(
+        sys.executable, "", ("coursekit",), os.environ.get("PATH", ""))["packages"]["coursekit"][0]).resolve()
     assert seen["solutions"] is False and seen["secret"] is None and seen["net"] is False
     assert seen["wrote_course"] is False and seen["uid"] != 0 and seen["procs"] <= 5
     assert not (work / "written.txt").exists()                 # the working copy's writes stay in the sandbox
@@ -210,8 +268,12 @@ def test_grade_autograde_refuses_without_the_sandbox_unless_unsafe(tmp_path, cap
     assert "refusing to run student code unsandboxed" in line and "--unsafe" in line
     assert not (tmp_path / "autograded").exists()
     called = {}
-    monkeypatch.setattr(parallel, "_grade_batch", lambda *a: called.setdefault("unsafe", a[-1]) and [])
+    from coursekit.grading import commands
+
+    monkeypatch.setattr(commands, "run_preflight", lambda root, a, unsafe=False: called.setdefault("pre", unsafe)
+                        and "digest")
+    monkeypatch.setattr(parallel, "_grade_batch", lambda *a: called.setdefault("unsafe", a[4]) and [])
     monkeypatch.setattr(parallel, "_nbgrader", lambda *a, **k: None)
     monkeypatch.setattr(parallel, "scores", lambda *a: {})
     assert main(["grade", "autograde", "ddpm", "--root", str(tmp_path), "--unsafe"]) == 0
-    assert called == {"unsafe": True}
+    assert called == {"pre": True, "unsafe": True}

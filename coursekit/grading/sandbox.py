@@ -5,11 +5,16 @@ In-kernel defences (private copies, plain-Python comparisons) cannot stop a subm
 ``solutions/`` from disk, overwrites other submissions or rewrites the hidden tests in ``gradebook.db``: the
 kernel runs with the instructor's rights. So the kernel itself is started inside ``bwrap``, and sees only
 
-- read-only: the system (``/usr``, the ``/lib*`` folders, a few files of ``/etc``), the Python environment
-  (``sys.prefix`` and the base interpreter it points to) and the source folders of the packages the grading
-  imports (``coursekit`` is installed editable, so exactly ``<repo>/coursekit``, never the repository);
+- read-only: the system (``/usr``, the ``/lib*`` folders, a few files of ``/etc``), the kernel interpreter's
+  environment (its ``sys.prefix`` and the base interpreter it points to) and the source folders of the packages
+  the grading imports, **as the kernel's interpreter finds them** (:func:`kernel_imports` asks that interpreter,
+  outside any course folder: ``coursekit`` installed editable from another clone is that clone's
+  ``coursekit/``, never the folder nbgrader happens to run in, and never a whole repository);
 - writable, in memory and size-bounded: a private ``/tmp`` (``HOME`` is in it) and a copy of the one
-  submission's working folder (``autograded/<student>/<assignment>``; nothing written there comes back);
+  submission's working folder (``autograded/<student>/<assignment>``; nothing written there comes back), without
+  any top-level file or folder named like a module the kernel's interpreter can import (a submitted
+  ``coursekit/`` or ``torch.py`` would otherwise shadow the real one: the kernel puts its working folder first
+  on ``sys.path``);
 - the kernel's connection file and Unix sockets (jupyter_client's ``ipc`` transport: TCP on 127.0.0.1 does
   not cross a private network namespace) in a per-kernel folder.
 
@@ -22,7 +27,9 @@ CPU seconds, file size, no core files; a wall-clock watchdog kills the whole san
 nbgrader_config.py makes nbgrader's ``Execute`` start kernels with :class:`SandboxKernelManager`, so both
 ``nbgrader autograde`` and ``coursekit grade autograde`` are protected. Where bwrap cannot work (not Linux, not
 installed, no user namespaces) grading refuses to start kernels with one line, unless the instructor opts
-out explicitly: ``COURSEKIT_UNSAFE_GRADING=1`` (``coursekit grade autograde --unsafe`` sets it).
+out explicitly: ``COURSEKIT_UNSAFE_GRADING=1`` (``coursekit grade autograde --unsafe`` sets it). On Ubuntu 23.10 and
+later, AppArmor restricts unprivileged user namespaces: see :data:`APPARMOR_HINT` (docs/instructor.md has it in
+both languages).
 
 This module imports only the standard library and jupyter_client (nbgrader_config.py loads it in every
 nbgrader process).
@@ -31,7 +38,7 @@ nbgrader process).
 from __future__ import annotations
 
 import functools
-import importlib.util
+import json
 import os
 import secrets
 import shutil
@@ -59,6 +66,11 @@ KEEP_ENV = ("LANG", "LANGUAGE", "TZ", "TERM", "PYTHONPATH", "PYTHONWARNINGS", "P
             "PYTHONUNBUFFERED", "MPLBACKEND", "PYDEVD_DISABLE_FILE_VALIDATION")
 KEEP_PREFIXES = ("LC_", "COURSEKIT_", "OMP_", "MKL_", "OPENBLAS_")
 AS_EXTRA_MB = 6144               # address space beyond the data limit (libraries, thread stacks, reservations)
+# Ubuntu 23.10+ (and 24.04 LTS) allow unprivileged user namespaces only to programs an AppArmor profile permits:
+# bwrap then fails with "setting up uid map: Permission denied" (or "No permissions to create a new namespace").
+APPARMOR_FILE = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"
+APPARMOR_HINT = ("Ubuntu 23.10+/24.04 restrict unprivileged user namespaces through AppArmor: give bwrap a profile "
+                 "(docs/instructor.md, 'bubblewrap on Ubuntu'), or grade as root")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -86,8 +98,17 @@ def _probe() -> str:
         return f"bwrap does not run: {err}"
     if proc.returncode != 0:
         why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-        return f"bwrap cannot create its namespaces here ({why}; user namespaces may be disabled)"
+        hint = APPARMOR_HINT if apparmor_restricts_userns() else "user namespaces may be disabled"
+        return f"bwrap cannot create its namespaces here ({why}; {hint})"
     return ""
+
+
+def apparmor_restricts_userns(path: str = APPARMOR_FILE) -> bool:
+    """True where AppArmor restricts unprivileged user namespaces (Ubuntu 23.10+: the sysctl reads 1)."""
+    try:
+        return Path(path).read_text().strip() == "1"
+    except OSError:
+        return False
 
 
 def check() -> str:
@@ -147,24 +168,104 @@ def _inside(path: Path, roots: list[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
-def python_paths(packages: list[str] | tuple[str, ...] = ("coursekit",)) -> list[Path]:
-    """Folders the kernel's Python needs, read-only: the environment, its base interpreter, and the source
-    folder of each package in ``packages`` that lives outside them (an editable install: only that folder)."""
+# Run by the kernel's own interpreter in an empty folder: where it imports each package from, its prefixes, and
+# the top-level module names it can import (a submission must not shadow any of them).
+_PROBE = r"""
+import importlib.util, json, os, pkgutil, sys
+out = {"prefixes": [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix], "packages": {}}
+for name in sys.argv[1:]:
+    spec = importlib.util.find_spec(name)
+    if spec is not None:
+        places = list(spec.submodule_search_locations or [])
+        if not places and spec.origin and os.path.isabs(spec.origin):
+            places = [os.path.dirname(spec.origin)]
+        out["packages"][name] = places
+names = set(sys.builtin_module_names) | set(getattr(sys, "stdlib_module_names", ()))
+names |= {m.name for m in pkgutil.iter_modules() if m.module_finder.path not in ("", os.getcwd())}
+out["modules"] = sorted(names | set(out["packages"]))
+try:                                  # the installed distributions, hashed: the preflight's cache depends on them
+    import hashlib, importlib.metadata as md
+    dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in md.distributions())
+    out["dists"] = hashlib.sha256(",".join(dists).encode()).hexdigest()
+except Exception:
+    pass
+print(json.dumps(out))
+"""
+
+
+class KernelProbeError(RuntimeError):
+    """The kernel's interpreter could not say where it imports its packages from (one line)."""
+
+
+def _resolve(python: str, path: str) -> str:
+    if os.path.isabs(python):
+        return python
+    found = shutil.which(python, path=path)
+    if found is None:
+        raise KernelProbeError(f"the kernel's interpreter {python!r} is not on its PATH ({path})")
+    return found
+
+
+@functools.lru_cache(maxsize=16)
+def kernel_imports(python: str, pythonpath: str = "", packages: tuple[str, ...] = ("coursekit",),
+                   path: str = "") -> dict:
+    """What the kernel's interpreter ``python`` imports, asked of that interpreter itself, started in an empty
+    folder with the kernel's PYTHONPATH: {"prefixes": [...], "packages": {name: [folders]}, "modules": [...]}.
+
+    This, not the grader's own ``find_spec``, decides what the sandbox shows: nbgrader runs with the course
+    folder on ``sys.path`` (it reads nbgrader_config.py there), so in a copy of the course the grader finds the
+    copy's ``coursekit/`` while the kernel's interpreter imports the editable install's. Cached per process.
+    """
+    python = _resolve(python, path or os.environ.get("PATH", ""))
+    env = {"PATH": path or os.environ.get("PATH", ""), "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1"}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    with tempfile.TemporaryDirectory(prefix="ck-probe-") as empty:
+        try:
+            proc = subprocess.run([python, "-c", _PROBE, *packages], cwd=empty, env=env, capture_output=True,
+                                  text=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            raise KernelProbeError(f"cannot ask the kernel's interpreter {python} what it imports: {err}") from err
+    if proc.returncode != 0:
+        why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise KernelProbeError(f"the kernel's interpreter {python} fails to start: {why}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def python_paths(packages: list[str] | tuple[str, ...] = ("coursekit",), python: str | None = None,
+                 env: dict[str, str] | None = None) -> list[Path]:
+    """Folders the kernel's Python needs, read-only: its environment, its base interpreter, and the source
+    folder of each package in ``packages`` that lives outside them (an editable install: only that folder).
+
+    ``python``: the kernel's interpreter; the folders are those *it* uses (:func:`kernel_imports`). Without it,
+    the grader's own interpreter is assumed and asked the same way (never the grader's ``sys.path``, which holds
+    the folder nbgrader runs in)."""
+    env = dict(os.environ if env is None else env)
+    seen = kernel_imports(python or sys.executable, env.get("PYTHONPATH", ""), tuple(packages), env.get("PATH", ""))
     paths: list[Path] = []
-    for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
+    for p in seen["prefixes"]:
         for q in (Path(p), Path(p).resolve()):
             if q not in paths and q.is_dir():
                 paths.append(q)
     for name in packages:
-        spec = importlib.util.find_spec(name)
-        if spec is None:
-            continue
-        found = list(spec.submodule_search_locations or []) or [str(Path(spec.origin).parent)]
-        for loc in found:
+        for loc in seen["packages"].get(name, []):
             for q in (Path(loc), Path(loc).resolve()):
                 if q.is_dir() and not _inside(q, paths):
                     paths.append(q)
     return paths
+
+
+def shadowing_entries(workdir: str | Path, modules: list[str] | set[str]) -> list[str]:
+    """Top-level entries of ``workdir`` that would shadow an importable module (``coursekit/``, ``torch.py``,
+    ``numpy.so``...): the kernel's working folder comes first on its ``sys.path``."""
+    modules = set(modules)
+    out = []
+    for entry in sorted(os.listdir(workdir)):
+        stem = entry.split(".", 1)[0]
+        if stem in modules and (entry == stem or entry.endswith((".py", ".pyc", ".so", ".pth")) or
+                                Path(workdir, entry).is_dir()):
+            out.append(entry)
+    return out
 
 
 def _matplotlib_cache() -> Path | None:
@@ -203,7 +304,13 @@ def sandbox_command(kernel_cmd: list[str], *, workdir: str | Path, runtime: str 
         raise ValueError(f"sandbox limits too small: memory_mb={memory_mb}, max_processes={max_processes}, "
                          f"cpu_seconds={cpu_seconds}, file_mb={file_mb}, tmp_mb={tmp_mb}")
     workdir, runtime = str(Path(workdir).resolve()), str(Path(runtime).resolve())
-    bindirs = [str(Path(sys.executable).parent)]
+    # "..": the path must exist inside the sandbox too (normpath, not realpath: a venv's python is a symlink
+    # whose own path tells Python which environment it is)
+    python = os.path.normpath(os.path.abspath(_resolve(kernel_cmd[0], env.get("PATH", os.environ.get("PATH", "")))))
+    kernel_cmd = [python, *kernel_cmd[1:]]
+    seen = kernel_imports(python, env.get("PYTHONPATH", ""), tuple(packages), env.get("PATH", ""))
+    shadows = shadowing_entries(workdir, seen["modules"])
+    bindirs = [str(Path(python).parent)]
     args = ["bwrap", *_namespace_args(root=uid is not None)]
     made = {"/"}
 
@@ -228,7 +335,7 @@ def sandbox_command(kernel_cmd: list[str], *, workdir: str | Path, runtime: str 
             mount("--ro-bind", top, top)
     for name in ETC:
         mount("--ro-bind-try", f"/etc/{name}", f"/etc/{name}")
-    for path in python_paths(packages):
+    for path in python_paths(packages, python, env):
         mount("--ro-bind", str(path), str(path))
     mpl = f"{HOME}/.cache/matplotlib"
     for folder in (HOME, f"{HOME}/.cache", mpl):
@@ -247,16 +354,22 @@ def sandbox_command(kernel_cmd: list[str], *, workdir: str | Path, runtime: str 
     # reservations take without using them
     limits = ["prlimit", f"--data={memory_mb << 20}", f"--as={(memory_mb + AS_EXTRA_MB) << 20}",
               f"--nproc={max_processes}", f"--cpu={cpu_seconds}", f"--fsize={file_mb << 20}", "--core=0", "--"]
-    # inside: copy the submission into the writable working folder (handed to the sandbox's uid), drop to that
-    # uid, exec the kernel under its limits (its own stdout only carries a start-up banner; cells use the sockets)
+    # inside: copy the submission into the writable working folder (without entries that shadow a module),
+    # hand it to the sandbox's uid, drop to that uid, exec the kernel under its limits (its own stdout only
+    # carries a start-up banner; cells use the sockets)
+    copy = 'cp -R "$0"/. . && ' + "".join(f"rm -rf -- {_sh_quote(e)} && " for e in shadows)
     if uid is None:
-        args += ["--", "sh", "-c", 'cp -R "$0"/. . && exec "$@" >/dev/null', SUBMISSION, *limits, *kernel_cmd]
+        args += ["--", "sh", "-c", copy + 'exec "$@" >/dev/null', SUBMISSION, *limits, *kernel_cmd]
     else:
-        args += ["--", "sh", "-c", 'cp -R "$0"/. . && chown -R "$1:$1" . && shift && exec "$@" >/dev/null',
+        args += ["--", "sh", "-c", copy + 'chown -R "$1:$1" . && shift && exec "$@" >/dev/null',
                  SUBMISSION, str(uid), *_drop(uid), *limits, *kernel_cmd]
     # outside: bwrap ignores SIGINT (jupyter_client interrupts a kernel by signalling its whole process group;
     # the kernel handles SIGINT itself while it executes a cell)
     return ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *args]
+
+
+def _sh_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 class SandboxKernelManager(AsyncKernelManager):
