@@ -1,28 +1,33 @@
 """nbgrader configuration: this repository is the course (root = the directory nbgrader runs in).
 
-solutions/<assignment>/   source: solutions and hidden tests (instructors only)
+solutions/<assignment>/   source: solutions, hidden tests and rubrics (instructors only)
 assignments/<assignment>/ release: what `nbgrader generate_assignment` writes (committed; students get it)
-submitted/, autograded/, feedback/, gradebook.db   created by the instructor workflow (git-ignored)
+submitted/, autograded/, feedback/, reports/, gradebook.db, .coursekit/   made by the instructor workflow (git-ignored)
 
 Defences against nbgrader's known traps (see docs/instructor.md): deleted graded cells come back, stderr noise
 from libraries is dropped before scoring, every cell has a bounded timeout, outputs are capped while they arrive,
 and every kernel that runs student code lives in a bubblewrap sandbox (coursekit/grading/sandbox.py) that cannot
-see the course folder, other submissions, the gradebook or the network. Where bubblewrap cannot work,
-`nbgrader autograde` refuses to start unless COURSEKIT_UNSAFE_GRADING=1 says so explicitly.
+see the course folder, other submissions, the gradebook or the network, and sees exactly the coursekit its
+interpreter imports. Where bubblewrap cannot work, `nbgrader autograde` refuses to start unless
+COURSEKIT_UNSAFE_GRADING=1 says so explicitly. Grading cannot fail silently: before an assignment is graded, the
+instructor's solution is graded in the same sandbox and grading stops with one line unless it gets full autograded
+marks (coursekit/grading/preflight.py). Feedback never shows the hidden tests, by any route (GenerateFeedback below).
+Late work is penalised by the policy below; due dates live in the gradebook.
+
+nbgrader ignores an exception raised while it reads this file and then runs *without it* (no sandbox, no timeouts,
+another source folder): every failure here therefore exits with one line instead.
 """
 
-import importlib.util
 import os
 import sys
 
-import nbformat
-from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
     ClearOutput,
     DeduplicateIds,
-    Execute,
+    GetGrades,
     IgnorePattern,
     LimitOutput,
     OverwriteCells,
@@ -32,24 +37,15 @@ from nbgrader.preprocessors import (
 
 c = get_config()  # noqa: F821  (provided by nbgrader)
 
-
-def _load_sandbox():
-    """coursekit/grading/sandbox.py loaded on its own (stdlib + jupyter_client): importing the coursekit.grading
-    package would import torch in every nbgrader process."""
-    name = "coursekit.grading.sandbox"
-    if name not in sys.modules:
-        package = importlib.util.find_spec("coursekit")
-        if package is None or not package.submodule_search_locations:
-            raise ImportError("nbgrader_config.py: the coursekit package is not installed (bash scripts/setup.sh)")
-        path = os.path.join(list(package.submodule_search_locations)[0], "grading", "sandbox.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-sandbox = _load_sandbox()
+# The grader-side parts of coursekit (no torch: coursekit.grading loads its submodules lazily). nbgrader logs an
+# exception raised in this file and goes on *without the configuration* (no sandbox, no timeouts, another source
+# folder): every failure here therefore stops the process with one line (SystemExit is not caught).
+try:
+    from coursekit.grading import lms, nbhooks, preflight, sandbox
+    from coursekit.grading.nbhooks import CUT, MAX_CELL_CHARS, MAX_OUTPUT_CHARS, CappedExecute, cap_output  # noqa: F401
+except Exception as err:
+    sys.exit(f"nbgrader: nbgrader_config.py cannot load coursekit's grading code (bash scripts/setup.sh installs "
+             f"it): {type(err).__name__}: {err}")
 
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
@@ -90,67 +86,9 @@ c.Execute.timeout_func = cell_timeout
 c.Execute.interrupt_on_timeout = True
 c.Execute.startup_timeout = 120
 
-# A huge output is cut while it arrives (nbgrader's LimitOutput counts lines only: one 20 MB line passes it).
-MAX_OUTPUT_CHARS = 20_000          # one output (a stream chunk, a result, a traceback line)
-MAX_CELL_CHARS = 100_000           # all the outputs of one cell
-CUT = "\n... output cut by the grader ...\n"
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_OUTPUT_CHARS else text[:MAX_OUTPUT_CHARS] + CUT
-
-
-def cap_output(out) -> int:
-    """Cut one output's text in place (streams, plain-text results, errors); returns its size in characters."""
-    kind = out.get("output_type")
-    if kind == "stream":
-        out["text"] = _cut(out.get("text", ""))
-        return len(out["text"])
-    if kind == "error":
-        out["evalue"] = _cut(str(out.get("evalue", "")))
-        out["traceback"] = [_cut(line) for line in out.get("traceback", [])[:100]]
-        return len(out["evalue"]) + sum(len(line) for line in out["traceback"])
-    size = 0
-    data = out.get("data", {})
-    for mime, value in list(data.items()):
-        text = value if isinstance(value, str) else "".join(value) if isinstance(value, list) else str(value)
-        if len(text) > MAX_OUTPUT_CHARS:                 # an image or HTML that big is not kept at all
-            data[mime] = _cut(text) if mime == "text/plain" else None
-            if data[mime] is None:
-                del data[mime]
-        size += min(len(text), MAX_OUTPUT_CHARS)
-    if not data:
-        data["text/plain"] = CUT
-    return size
-
-
-class CappedExecute(Execute):
-    """nbgrader's Execute keeping at most MAX_CELL_CHARS of output per cell, so a runaway print can neither
-    fill the grader's memory nor the gradebook. Errors and the first stderr output are always kept (each still
-    scores the cell zero, exactly as without the cap). Its kernels start in the sandbox (SandboxKernelManager;
-    nbgrader's Execute passes its own kernel manager class as an argument, so config alone cannot change it)."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("kernel_manager_class", sandbox.SandboxKernelManager)
-        super().__init__(*args, **kwargs)
-
-    def output(self, outs, msg, display_id, cell_index):
-        out = super().output(outs, msg, display_id, cell_index)
-        if out is None or not outs or outs[-1] is not out:
-            return out
-        used = self.__dict__.setdefault("_cell_chars", {})           # characters kept so far, per cell
-        size = cap_output(out)
-        stderr_kept = any(o.get("name") == "stderr" for o in outs[:-1])
-        essential = out.get("output_type") == "error" or (out.get("name") == "stderr" and not stderr_kept)
-        if used.get(cell_index, 0) + size > MAX_CELL_CHARS and not essential:
-            outs.pop()
-            if not (outs and outs[-1].get("text") == CUT):
-                outs.append(nbformat.v4.new_output("stream", name="stdout", text=CUT))
-            return None
-        used[cell_index] = used.get(cell_index, 0) + size
-        return out
-
-
+# A huge output is cut while it arrives (nbgrader's LimitOutput counts lines only: one 20 MB line passes it):
+# CappedExecute (coursekit/grading/nbhooks.py) keeps at most MAX_OUTPUT_CHARS per output and MAX_CELL_CHARS per cell,
+# and starts every kernel in the sandbox.
 c.LimitOutput.max_lines = 200      # and at most 200 lines per cell, 100 traceback lines
 
 # nbgrader's autograde pipeline with the capped Execute. COURSEKIT_RECORD_EXECUTED=1 (set by
@@ -174,15 +112,50 @@ c.SandboxKernelManager.cpu_seconds = max(60, int(1800 * SCALE))
 c.SandboxKernelManager.wall_seconds = max(60, int(3600 * SCALE))
 c.SandboxKernelManager.file_mb = 256
 c.SandboxKernelManager.tmp_mb = 512
-c.Autograde.sanitize_preprocessors = [p for p in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
-                                                  CheckCellMetadata) if not (RECORD_ONLY and p is ClearOutput)]
+# Preflight (first sanitising step; coursekit/grading/preflight.py): before an assignment is graded, the instructor's
+# own solution is graded in the same sandbox and grading stops unless it gets full autograded marks.
+c.Autograde.sanitize_preprocessors = [p for p in (nbhooks.Preflight, ClearOutput, DeduplicateIds, OverwriteKernelspec,
+                                                  OverwriteCells, CheckCellMetadata)
+                                      if not (RECORD_ONLY and p in (ClearOutput, nbhooks.Preflight))]
 c.Autograde.autograde_preprocessors = [p for p in (CappedExecute, IgnorePattern, ClearMetadataPreprocessor,
                                                    LimitOutput, SaveAutoGrades, AssignLatePenalties,
                                                    CheckCellMetadata) if not (RECORD_ONLY and p is CappedExecute)]
+
+# Feedback never shows the hidden tests, by any route: `nbgrader generate_feedback`, Formgrader's "Generate Feedback"
+# buttons (nbgrader's API runs this same converter) and `coursekit grade feedback`. HideHiddenTests removes their code
+# and every output of a hidden-test cell that could carry their inputs, and puts each part's score and diagnosed
+# mistake (both languages) on top.
+c.GenerateFeedback.preprocessors = [GetGrades, nbhooks.HideHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# Late work: due dates live in the gradebook (`coursekit grade due ddpm "2026-03-01 23:59 +08:00"` or
+# `nbgrader db assignment add ddpm --duedate=...`); the submission time is each submission's timestamp.txt (nbgrader
+# collect, zip_collect, `coursekit grade collect` from Canvas / Moodle downloads). The course's policy, applied by
+# `nbgrader autograde` (AssignLatePenalties): a tenth of the notebook's points per started day late after a 15-minute
+# grace, and no points after 7 days. Set per_day = 0 for no penalty. Penalties are fixed when autograding.
+c.AssignLatePenalties.plugin_class = lms.LatePolicy
+c.LatePolicy.per_day = 0.10
+c.LatePolicy.grace_minutes = 15
+c.LatePolicy.zero_after_days = 7
 
 # Release: the stub students replace.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
 # zip_collect: files downloaded from a learning-management system as <student_id>-<notebook>.ipynb, loose or in
-# zip archives, under downloaded/<assignment>/archive/ (see docs/instructor.md).
-c.FileNameCollectorPlugin.named_regexp = r".*[/\\](?P<student_id>\w+)-(?P<file_id>\w+\.ipynb)$"
+# zip archives, under downloaded/<assignment>/archive/; student ids may contain "-" and "." (the notebook name may
+# not contain "-"). Canvas and Moodle downloads name files otherwise: `coursekit grade collect ddpm ARCHIVE
+# --lms canvas|moodle` reads them as they are, with their time stamps (docs/instructor.md).
+c.FileNameCollectorPlugin.named_regexp = r".*[/\\](?P<student_id>[^/\\]+)-(?P<file_id>[^/\\-]+\.ipynb)$"
+
+# `nbgrader validate` runs a notebook with your rights, outside the sandbox: fine for solutions/ and assignments/,
+# not for a student's submission (use `coursekit grade validate PATH`, which runs it in the sandbox).
+if sys.argv[1:2] == ["validate"] and any(part in ("submitted", "autograded", "downloaded")
+                                         for arg in sys.argv[2:] for part in os.path.abspath(arg).split(os.sep)):
+    print("nbgrader validate: warning: this runs a student's notebook unsandboxed, with your rights; "
+          "`coursekit grade validate PATH` runs it in the grading sandbox", file=sys.stderr)
+
+# `nbgrader autograde` grades the solution first (the preflight), when nbgrader starts grading with its complete
+# configuration, and stops with one line naming the cause unless it gets full autograded marks (Formgrader's
+# button and other callers of nbgrader's Autograde: the nbhooks.Preflight step above). COURSEKIT_PREFLIGHT=0 skips
+# it (said each time).
+if sys.argv[1:2] == ["autograde"] and not RECORD_ONLY:
+    preflight.before_autograde()

@@ -53,3 +53,19 @@ def _config_value(root: Path, name: str, default: str) -> str:
     text = (root / "nbgrader_config.py").read_text(encoding="utf-8")
     m = re.search(rf"c\.CourseDirectory\.{name}\s*=\s*[\"']([^\"']+)[\"']", text)
     return m.group(1) if m else default
+
+
+def written_states(root: str | Path, assignment: str) -> dict[str, dict[str, str]]:
+    """{student: {grade_id: "graded" | "waiting" | "blank"}} of the manually graded (written) parts."""
+    from nbgrader.api import Gradebook
+
+    from .nbhooks import written_state
+
+    out: dict[str, dict[str, str]] = {}
+    with Gradebook(_db_url(Path(root))) as gb:
+        for sub in gb.assignment_submissions(assignment):
+            for nb in sub.notebooks:
+                for grade in nb.grades:
+                    if grade.cell.cell_type == "markdown":
+                        out.setdefault(sub.student_id, {})[grade.name] = written_state(grade)
+    return out

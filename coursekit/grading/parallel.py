@@ -14,7 +14,7 @@ from .execution import _config_value, _nbgrader, _students, scores
 
 
 def _grade_batch(root: str, assignment: str, students: list[str], work: str,
-                 unsafe: bool = False) -> list[tuple[str, Path | None]]:
+                 unsafe: bool = False, preflight_done: str = "") -> list[tuple[str, Path | None]]:
     """Worker: autograde a few students in a private copy of the course (own gradebook, one nbgrader process,
     a kernel per student as nbgrader does, each in its sandbox: the copy is no more visible to it than the
     course). Returns (student, executed folder or None when nbgrader failed it)."""
@@ -28,6 +28,8 @@ def _grade_batch(root: str, assignment: str, students: list[str], work: str,
         shutil.copytree(root_p / "submitted" / student / assignment, work_p / "submitted" / student / assignment)
     env = _env(unsafe, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env.pop("COURSEKIT_RECORD_EXECUTED", None)
+    if preflight_done:                        # the copy's digest equals the course's: no second preflight
+        env["COURSEKIT_PREFLIGHT_DONE"] = preflight_done
     _nbgrader(["autograde", assignment, "--force"], cwd=work_p, env=env, check=False)
     executed = [(s, work_p / "autograded" / s / assignment) for s in students]
     return [(s, path if path.is_dir() else None) for s, path in executed]
@@ -41,7 +43,8 @@ def _env(unsafe: bool, **extra: str) -> dict[str, str]:
 
 
 def autograde_parallel(root: str | Path, assignment: str, students: list[str] | None = None,
-                       workers: int | None = None, unsafe: bool = False) -> dict[str, dict[str, float]]:
+                       workers: int | None = None, unsafe: bool = False,
+                       preflight_done: str = "") -> dict[str, dict[str, float]]:
     """Autograde every submitted student of ``assignment`` across ``workers`` processes.
 
     Students are executed in small batches by the real ``nbgrader autograde``, each batch in a private
@@ -52,7 +55,8 @@ def autograde_parallel(root: str | Path, assignment: str, students: list[str] | 
     ``nbgrader autograde`` would.
     Every kernel runs in the sandbox (:mod:`coursekit.grading.sandbox`); where it cannot work this raises
     :class:`~coursekit.grading.sandbox.SandboxUnavailable` before grading anyone, unless ``unsafe``.
-    Returns :func:`scores`.
+    Each ``nbgrader autograde`` runs the preflight (nbgrader_config.py) unless ``preflight_done`` names the digest
+    that already passed (``coursekit grade autograde`` runs it once first). Returns :func:`scores`.
     """
     root = Path(root).resolve()
     if not (root / "gradebook.db").exists():
@@ -73,8 +77,8 @@ def autograde_parallel(root: str | Path, assignment: str, students: list[str] | 
     batches = [students[i:i + size] for i in range(0, len(students), size)]
     with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp:
         with ThreadPoolExecutor(max_workers=workers) as pool:      # each worker waits on an nbgrader process
-            futures = [pool.submit(_grade_batch, str(root), assignment, batch, str(Path(tmp) / f"batch{i}"), unsafe)
-                       for i, batch in enumerate(batches)]
+            futures = [pool.submit(_grade_batch, str(root), assignment, batch, str(Path(tmp) / f"batch{i}"), unsafe,
+                                   preflight_done) for i, batch in enumerate(batches)]
             results = [row for f in futures for row in f.result()]
         for student, executed in results:
             if executed is None:
@@ -94,7 +98,10 @@ def autograde_parallel(root: str | Path, assignment: str, students: list[str] | 
             _nbgrader(["autograde", assignment, "--force", "--CourseDirectory.submitted_directory=.parallel_executed"],
                       cwd=root, env=env, check=False)
         for s in failed:                      # the same path the sequential command takes
-            _nbgrader(["autograde", assignment, "--student", s, "--force"], cwd=root, env=_env(unsafe), check=False)
+            env = _env(unsafe)
+            if preflight_done:
+                env["COURSEKIT_PREFLIGHT_DONE"] = preflight_done
+            _nbgrader(["autograde", assignment, "--student", s, "--force"], cwd=root, env=env, check=False)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     return scores(root, assignment)
