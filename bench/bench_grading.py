@@ -4,8 +4,15 @@
 `nbgrader autograde` with sandboxed and with plain kernels (the course's config with the kernel manager swapped
 back), and a kernel start → first cell → shutdown cycle with each kernel manager.
 
+``--preflight`` times the preflight (the instructor's solution graded once in the sandbox before a class; then
+cached) against one submission. ``--similarity`` prints how similar the fairness classes' independently written
+correct submissions are to each other and to coursekit's source: what coursekit.grading.similarity.THRESHOLD is
+set on (no grading; about a second).
+
     python bench/bench_grading.py --n 50 --workers 4
     python bench/bench_grading.py --sandbox-cost --n 10 --repeats 10
+    python bench/bench_grading.py --preflight --repeats 3
+    python bench/bench_grading.py --similarity
 """
 
 from __future__ import annotations
@@ -119,8 +126,8 @@ def sandbox_cost(n: int, repeats: int) -> None:
             root = Path(tmp) / mode
             _course(root, n, sandboxed=mode == "sandboxed")
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "ddpm"], cwd=root, env=env,
-                           capture_output=True)
+            subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "ddpm"], cwd=root,
+                           env={**env, "COURSEKIT_PREFLIGHT": "0"}, capture_output=True)
             grades[mode] = time.perf_counter() - start
             scores[mode] = grading.scores(root, "ddpm")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -139,6 +146,85 @@ def sandbox_cost(n: int, repeats: int) -> None:
     print(f"scores identical with and without the sandbox: {scores['plain'] == scores['sandboxed']}")
 
 
+def similarity_table() -> None:
+    """Independent correct submissions (tests/test_fairness_*.py styles and the reference solution): the pair
+    scores over all parts, the largest single-part containment, and each function's best match in coursekit; then
+    renamed copies (the positive control). THRESHOLD must sit above every independent value, below the copies."""
+    import itertools
+    import re
+
+    sys.path.insert(0, str(REPO / "tests"))
+    import fairness_answers
+
+    from coursekit.grading import similarity as S
+
+    package = S.package_functions()
+    print(f"similarity: {S.K}-grams of normalised tokens, template removed, threshold {S.THRESHOLD}")
+    print(f"{'assignment':12s}{'styles':>7s}{'pairs':>6s}{'pair max':>9s}{'pair med':>9s}{'part max':>9s}"
+          f"{'vs pkg max':>11s}{'  (ref. sol.)':>14s}")
+    worst = {"pair": 0.0, "part": 0.0, "pkg": 0.0, "pkg_ref": 0.0}
+    for a in fairness_answers.ASSIGNMENTS:
+        styles = fairness_answers.independent_answers(a)
+        templates = fairness_answers.release_templates(a)
+        prints = {name: S.own_fingerprints(v, templates) for name, v in styles.items()}
+        pairs, parts = [], []
+        for x, y in itertools.combinations(sorted(prints), 2):
+            score, per_part = S.pair_score(prints[x], prints[y])
+            if per_part:
+                pairs.append(score)
+                parts += per_part.values()
+        copies = S.copies_of_package(styles, templates, threshold=0.0, package=package)
+        pkg = max((c.score for c in copies if c.student != "reference"), default=0.0)
+        pkg_ref = max((c.score for c in copies if c.student == "reference"), default=0.0)
+        print(f"{a:12s}{len(styles):7d}{len(pairs):6d}{max(pairs):9.2f}{statistics.median(pairs):9.2f}"
+              f"{max(parts):9.2f}{pkg:11.2f}{pkg_ref:14.2f}")
+        for key, value in (("pair", max(pairs)), ("part", max(parts)), ("pkg", pkg), ("pkg_ref", pkg_ref)):
+            worst[key] = max(worst[key], value)
+    print(f"{'all':12s}{'':7s}{'':6s}{worst['pair']:9.2f}{'':9s}{worst['part']:9.2f}{worst['pkg']:11.2f}"
+          f"{worst['pkg_ref']:14.2f}")
+    import inspect
+
+    from coursekit import vae
+    from coursekit.diffusion import forward, sampling
+
+    def renamed(src: str) -> str:            # comments and docstrings gone, variables renamed
+        src = re.sub(r'"""[\s\S]*?"""', "", re.sub(r"#.*", "", src))
+        for old_name, new_name in (("alpha_bars", "ab"), ("x0", "x_start"), ("noise", "eps_"), ("logvar", "lv")):
+            src = src.replace(old_name, new_name)
+        return src
+
+    print("renamed copies of coursekit functions (positive control):")
+    for fn in (forward.q_sample, sampling.p_sample_step, vae.gaussian_kl):
+        got = S.copies_of_package({"s": {"part": renamed(inspect.getsource(fn))}}, {}, threshold=0.0,
+                                  package=package)
+        print(f"  {fn.__module__}.{fn.__name__}: {got[0].score:.2f}")
+
+
+def preflight_cost(repeats: int) -> None:
+    """CPU seconds of the preflight (uncached) and of one reference submission, in a DDPM course copy."""
+    import resource
+
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    rows = {"preflight (uncached)": [], "preflight (cached)": [], "one submission (COURSEKIT_PREFLIGHT=0)": []}
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory(prefix="bench-preflight-") as tmp:
+            root = Path(tmp) / "c"
+            _course(root, 1)
+            for name, cmd, extra in (
+                    ("preflight (uncached)", ["-m", "coursekit.grading.preflight", str(root), "ddpm"], {}),
+                    ("preflight (cached)", ["-m", "coursekit.grading.preflight", str(root), "ddpm"], {}),
+                    ("one submission (COURSEKIT_PREFLIGHT=0)", ["-m", "nbgrader", "autograde", "ddpm", "--force"],
+                     {"COURSEKIT_PREFLIGHT": "0"})):
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                subprocess.run([sys.executable, *cmd], cwd=root, env={**env, **extra}, check=True,
+                               capture_output=True)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                rows[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    print(f"preflight cost, DDPM, CPU seconds of the processes (kernels included), median of {repeats}")
+    for name, values in rows.items():
+        print(f"  {name:42s}{statistics.median(values):8.1f}  (range {min(values):.1f}–{max(values):.1f})")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=50, help="submissions in the class")
@@ -146,7 +232,15 @@ def main() -> None:
     p.add_argument("--skip-sequential", action="store_true")
     p.add_argument("--sandbox-cost", action="store_true", help="measure the sandbox's cost per submission")
     p.add_argument("--repeats", type=int, default=10, help="kernel cycles per kernel manager (--sandbox-cost)")
+    p.add_argument("--preflight", action="store_true", help="CPU seconds of the preflight vs one submission")
+    p.add_argument("--similarity", action="store_true", help="the similarity threshold's calibration table")
     args = p.parse_args()
+    if args.similarity:
+        similarity_table()
+        return
+    if args.preflight:
+        preflight_cost(args.repeats)
+        return
     if args.sandbox_cost:
         sandbox_cost(args.n, args.repeats)
         return
