@@ -15,8 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -94,20 +92,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_preflight(root: Path, assignment: str, unsafe: bool = False) -> str:
-    """The preflight in its own process (it reads nbgrader_config.py as nbgrader does, environment and all);
-    returns the digest that passed. RuntimeError with the one-line cause otherwise."""
-    from . import preflight, sandbox
+    """The preflight in its own process; see :func:`coursekit.grading.preflight.run_subprocess`."""
+    from .preflight import run_subprocess
 
-    env = dict(os.environ)
-    if unsafe:
-        env[sandbox.UNSAFE_ENV] = "1"
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    proc = subprocess.run([sys.executable, "-m", "coursekit.grading.preflight", str(root), assignment],
-                          capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-        raise preflight.PreflightFailed(lines[-1] if lines else f"the preflight failed ({proc.returncode})")
-    return proc.stdout.strip().splitlines()[-1]
+    return run_subprocess(root, assignment, unsafe)
 
 
 def run(args) -> int:

@@ -9,7 +9,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import sandbox
+from . import preflight, sandbox
 from .execution import _config_value, _nbgrader, _students, scores
 
 
@@ -55,8 +55,9 @@ def autograde_parallel(root: str | Path, assignment: str, students: list[str] | 
     ``nbgrader autograde`` would.
     Every kernel runs in the sandbox (:mod:`coursekit.grading.sandbox`); where it cannot work this raises
     :class:`~coursekit.grading.sandbox.SandboxUnavailable` before grading anyone, unless ``unsafe``.
-    Each ``nbgrader autograde`` runs the preflight (nbgrader_config.py) unless ``preflight_done`` names the digest
-    that already passed (``coursekit grade autograde`` runs it once first). Returns :func:`scores`.
+    The preflight (:mod:`coursekit.grading.preflight`) runs once first, in the course (cached there), unless
+    ``preflight_done`` names the digest that already passed; PreflightFailed (one line) before anyone is graded.
+    Returns :func:`scores`.
     """
     root = Path(root).resolve()
     if not (root / "gradebook.db").exists():
@@ -68,6 +69,9 @@ def autograde_parallel(root: str | Path, assignment: str, students: list[str] | 
         raise ValueError(f"workers must be at least 1, got {workers}")
     workers = workers or max(1, os.cpu_count() or 1)
     sandbox.require(unsafe)                   # one line and nothing graded when student code would run unsandboxed
+    if not preflight_done and not preflight.skipped():
+        # once here (cached in the course), not once per batch: every batch's copy then skips it
+        preflight_done = preflight.run_subprocess(root, assignment, unsafe)
     staged = root / ".parallel_executed"
     shutil.rmtree(staged, ignore_errors=True)
     failed: list[str] = []

@@ -323,6 +323,23 @@ def load_config(root: Path):
         sys.path.remove(str(root))
 
 
+def run_subprocess(root: str | Path, assignment: str, unsafe: bool = False) -> str:
+    """The preflight in its own process (it reads nbgrader_config.py as nbgrader does, environment and all);
+    returns the digest that passed (cached on disk after the first pass). PreflightFailed (one line) otherwise."""
+    import subprocess
+
+    env = dict(os.environ)
+    if unsafe:
+        env[sandbox.UNSAFE_ENV] = "1"
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    proc = subprocess.run([sys.executable, "-m", "coursekit.grading.preflight", str(root), assignment],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        raise PreflightFailed(lines[-1] if lines else f"the preflight failed ({proc.returncode})")
+    return proc.stdout.strip().splitlines()[-1]
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m coursekit.grading.preflight [ROOT] ASSIGNMENT``: 0 and the digest on stdout when the solution
     gets full marks; 1 and the one-line cause on stderr otherwise."""
