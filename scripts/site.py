@@ -389,7 +389,8 @@ def home(nbs: list[Notebook]) -> str:
 
 
 def docs_pages() -> list[str]:
-    """The public docs (never docs/answers/ or the instructor guide: PRIVATE_DOCS) and the glossary."""
+    """The public docs (never docs/answers/ or the instructor guide: PRIVATE_DOCS), the glossary (docs/glossary.md,
+    a copy of the team's shared glossary kept in the repository so a fresh clone has it) included."""
     dest = STAGE / "docs"
     dest.mkdir()
     names = []
@@ -397,10 +398,6 @@ def docs_pages() -> list[str]:
         if path.name not in PRIVATE_DOCS:
             shutil.copy(path, dest / path.name)
             names.append(path.stem)
-    glossary = ROOT.parent / "shared" / "glossary.md"
-    if "glossary" not in names and glossary.exists():
-        shutil.copy(glossary, dest / "glossary.md")
-        names.append("glossary")
     index = ("# 文档 / Docs\n\n```{toctree}\n:maxdepth: 1\n\n" + "\n".join(n for n in names) + "\n```\n")
     (dest / "index.md").write_text(index, encoding="utf-8")
     return names
