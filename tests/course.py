@@ -215,6 +215,74 @@ def assert_rubric_for_the_grader(root: Path, assignment: str, grade_id: str, stu
     assert "MARK SCHEME" not in released and "评分标准" not in released and "Rubric" not in released
 
 
+RUN_CELLS = r'''
+import json, sys
+cells = json.load(open(sys.argv[1], encoding="utf-8"))
+ns, results, touched = {"__name__": "__main__"}, {}, {}
+for grade_id, source in cells:
+    before = dict(ns)
+    try:
+        exec(compile(source, grade_id or "<cell>", "exec"), ns)
+        results[grade_id] = "ok"
+    except BaseException as err:                     # noqa: BLE001 (a test cell's verdict, whatever it raised)
+        results[grade_id] = f"{type(err).__name__}: {err}"
+    if grade_id.startswith("test_"):                 # names a test cell bound, rebound or deleted (only _tests may)
+        names = {k for k in set(before) | set(ns) if k != "_tests" and not k.startswith("__")
+                 and (k not in ns or k not in before or ns[k] is not before[k])}
+        touched[grade_id] = sorted(names)
+print("\n@@RESULTS@@" + json.dumps({"results": results, "touched": touched}))
+'''
+
+
+def visible_verdicts(assignment: str, edits: list[tuple[str, str, str]] = (), answers: dict[str, str] | None = None,
+                     env: dict[str, str] | None = None, timeout: float = 600) -> dict[str, str]:
+    """What each test cell of the committed release says when a student's notebook holds the solution's answers
+    with ``edits`` ((answer grade_id, old, new), each ``old`` found exactly once) and ``answers`` (grade_id → new
+    source) applied: {grade_id: "ok" or "ErrorName: message"}. The cells run top to bottom in a fresh Python
+    process, as a kernel would run them (the visible tests only: the release holds no hidden test), with the
+    cells' time limits ×10 (a busy machine must not turn a hint into a timeout). Fails when a test cell binds,
+    rebinds or deletes any notebook name but ``_tests`` (tests leave a student's names alone)."""
+    import json
+    import tempfile
+
+    nb = answered(release(REPO, assignment), solution(REPO, assignment))
+    for grade_id, old, new in edits:
+        target = cell(nb, grade_id)
+        assert target.source.count(old) == 1, (grade_id, old)
+        target.source = target.source.replace(old, new)
+    nb = answer(nb, answers or {})
+    cells = [(c.metadata.get("nbgrader", {}).get("grade_id", ""), c.source) for c in nb.cells if c.cell_type == "code"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cells.json"
+        path.write_text(json.dumps(cells), encoding="utf-8")
+        run_env = {**os.environ, "COURSEKIT_GRADING": "1", "COURSEKIT_TIMEOUT_SCALE": "10", **(env or {})}
+        proc = subprocess.run([sys.executable, "-c", RUN_CELLS, str(path)], capture_output=True, text=True,
+                              env=run_env, timeout=timeout, cwd=tmp)
+    assert "@@RESULTS@@" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = json.loads(proc.stdout.rsplit("@@RESULTS@@", 1)[1])
+    touched = {k: v for k, v in out["touched"].items() if v}
+    assert not touched, f"test cells rebound names outside _tests (a student's names must survive): {touched}"
+    return {k: v for k, v in out["results"].items() if k.startswith("test_")}
+
+
+def assert_top_states_the_grading_rules(assignment: str, zh_words: tuple[str, ...], en_words: tuple[str, ...]) -> None:
+    """The release's first cell states the grading rules in both languages (a "**评分须知。**" paragraph and a
+    "**How grading works.**" one): the stderr rule, each cell time limit of nbgrader_config.py, and ``*_words``."""
+    import re
+
+    intro = release(REPO, assignment).cells[0].source
+    assert "**评分须知。**" in intro and "**How grading works.**" in intro
+    zh = intro[intro.index("**评分须知。**"):intro.index("**How grading works.**")]
+    en = intro[intro.index("**How grading works.**"):].split("\n\n")[0]
+    assert not re.search(r"[\u4e00-\u9fff]", en)
+    for text, words, unit in ((zh, ("stderr", "0 分", *zh_words), "秒"), (en, ("stderr", "scores 0", *en_words), "s")):
+        for word in words:
+            assert word in text, word
+        for seconds in cell_time_limits(("test_experiment", "test_unit", "setup")).values():
+            assert re.search(rf"\b{seconds} {unit}", text), (seconds, unit)
+
+
+
 CONFIG_TIMEOUTS = r'''
 import json, sys
 from traitlets.config import Config

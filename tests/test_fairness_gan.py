@@ -213,6 +213,20 @@ WRONG = {
                          "return -F.logsigmoid(fake_logits).sum()")], {"test_g_loss"}),
     "stops_too_early": ([("experiment", "    for _ in range(steps):", "    for _ in range(min(steps, 300)):")],
                         {"test_experiment_ring"}),
+    # the hidden test starts the step from gradients left over from an earlier step: accumulation shows
+    "g_grads_accumulate": ([("train_step", "    opt_g.zero_grad()\n", "")], {"test_step"}),
+    "d_grads_accumulate": ([("train_step", "    opt_d.zero_grad()\n", "")], {"test_step"}),
+    # ε inside the log and a cross-entropy on probabilities agree with −V at moderate logits only
+    "d_eps_in_log": ([("d_loss", "return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())",
+                       "return -(torch.log(torch.sigmoid(real_logits) + 1e-8).mean()"
+                       " + torch.log(1 - torch.sigmoid(fake_logits) + 1e-8).mean())")], {"test_d_loss"}),
+    "d_bce_on_probabilities": ([("d_loss",
+                                 "return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())",
+                                 "return (F.binary_cross_entropy(torch.sigmoid(real_logits),"
+                                 " torch.ones_like(real_logits)) + F.binary_cross_entropy(torch.sigmoid(fake_logits),"
+                                 " torch.zeros_like(fake_logits)))")], {"test_d_loss"}),
+    "g_eps_in_log": ([("g_loss", "return -F.logsigmoid(fake_logits).mean()",
+                       "return -torch.log(torch.sigmoid(fake_logits) + 1e-7).mean()")], {"test_g_loss"}),
 }
 
 
