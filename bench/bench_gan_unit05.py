@@ -130,7 +130,7 @@ def bench_dcgan(seeds: list[int], steps: int) -> None:
     x, _ = data.load_digits("train")
     print(f"DCGAN 8×8 digits, {steps} steps, batch 64, lr 2e-3 (G and D), 500 samples vs the test split; "
           "torch threads 1")
-    print(f"{'D':<16}{'seed':>5}{'FD/ref':>8}{'near %':>8}{'conf':>7}{'digits':>8}{'CPU s':>7}")
+    print(f"{'D':<18}{'seed':>5}{'FD/ref':>8}{'near %':>8}{'conf':>7}{'digits':>8}{'CPU s':>7}")
     rows: dict[str, list[dict]] = {}
     for seed in seeds:
         for name, batch_norm in (("no BatchNorm", False), ("BatchNorm (paper)", True)):
@@ -145,7 +145,7 @@ def bench_dcgan(seeds: list[int], steps: int) -> None:
             row = {"fd": report["fd_ratio"], "near": 100 * report["near_copy_rate"], "conf": report["confidence"],
                    "digits": digits}
             rows.setdefault(name, []).append(row)
-            print(f"{name:<16}{seed:>5}{row['fd']:>8.2f}{row['near']:>8.1f}{row['conf']:>7.3f}{digits:>6}/10"
+            print(f"{name:<18}{seed:>5}{row['fd']:>8.2f}{row['near']:>8.1f}{row['conf']:>7.3f}{digits:>6}/10"
                   f"{time.process_time() - start:>7.1f}", flush=True)
     print(f"\nover seeds {' '.join(map(str, seeds))}:")
     for name, rs in rows.items():
