@@ -9,8 +9,10 @@ Modules: ``losses`` (V, D/G losses, pix2pix and CycleGAN terms), ``nets`` (MLP a
 PacGAN / minibatch-std), ``patchgan`` (PatchGAN, PixelGAN, ImageGAN, receptive field), ``pix2pix`` (U-Net,
 objective, training), ``cyclegan`` (ResNet generator, ImagePool, objective, training), ``training``
 (alternating optimisation), ``paired`` (translation data made from the digits), ``demos`` (each
-demonstration as one function returning numbers and tensors); unit 05's ``theory`` (D*, V(D*, G) and the JSD on
-1-D grids), ``probes`` (G's gradient norm during training) and ``live`` (the resumable 2-D GAN of the live panel).
+demonstration as one function returning numbers and tensors, and ``pretrained_dcgan()``, notebook 05b's shipped DCGAN
+generator); unit 05's ``theory`` (D*, V(D*, G), the JSD, the non-saturating loss's divergence KL(p_g ‖ p_data) − 2 JSD
+and WGAN's W₁ on 1-D grids), ``probes`` (G's gradient norm during training) and ``live`` (the resumable 2-D GAN of the
+live panel).
 """
 
 from .cyclegan import (
