@@ -72,7 +72,9 @@ def public_files(repo: Path = REPO) -> list[str]:
 
 
 def _lines(text: str) -> set[str]:
-    return {line.strip() for line in text.splitlines() if len(line.strip()) >= MIN_SECRET}
+    """Lines long enough to mean something (a table rule "|---|---|" or a row of "=" says nothing)."""
+    return {line.strip() for line in text.splitlines()
+            if len(line.strip()) >= MIN_SECRET and sum(ch.isalnum() for ch in line) >= MIN_SECRET // 2}
 
 
 def _notebook_text(path: Path) -> str:
