@@ -56,7 +56,7 @@ def test_gan_training_panel_in_jupyterlab(tmp_path, artifacts_dir):
         text = panel.inner_text()
         assert "高质量样本" in _status(panel) and "平均 D(G(z))" in _status(panel), _status(panel)
         assert "离最近的模式中心不超过 3σ" in text and "均衡点为 log 4" in text, text
-        options = panel.locator("select").nth(2).locator("option").all_inner_texts()
+        options = [o.replace("\xa0", " ") for o in panel.locator("select").nth(2).locator("option").all_inner_texts()]
         assert options[0].startswith("圆环上的 8 个高斯") and len(options) == 4, options
         assert all(re.search(r"[\u4e00-\u9fff]", o) for o in options), options
 
@@ -89,7 +89,7 @@ def test_gan_training_panel_in_jupyterlab(tmp_path, artifacts_dir):
 
         # the data: the 5×5 grid, chosen by its Chinese name; a new picture and the notice names the data
         packed = browser.image_src(panel)
-        panel.locator("select").nth(2).select_option(label="5×5 网格上的 25 个高斯 (grid25)")
+        panel.locator("select").nth(2).select_option(index=1)          # 5×5 网格上的 25 个高斯 (grid25)
         browser.wait_src_change(panel, packed, timeout_s=30)
         assert "已换数据" in _notice(panel), _notice(panel)
         panel.locator("button", has_text="训练").first.click()
