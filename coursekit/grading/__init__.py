@@ -42,7 +42,7 @@ from .feedback import feedback  # noqa: E402,F401
 _EXPORTS = {
     "checks": ("CallRecorder", "assert_close", "cell_seconds", "check_countdown", "check_untampered", "expect_close",
                "max_abs_error", "no_reference", "private_copy", "reaches_reference", "reference", "reference_codes",
-               "reference_module", "time_limit"),
+               "reference_module", "replaced", "time_limit"),
     "commands": ("main", "print_table", "run"),
     "execution": ("_db_url", "scores"),
     "feedback": ("HIDDEN_BEGIN", "HIDDEN_END", "block_lines", "feedback", "hide_tests", "strip_hidden"),
