@@ -1,11 +1,13 @@
 """Unit 06's widgets in a real browser (JupyterLab + Chromium): the Chinese 06b (guidance-scale slider beside the
 measured trade-off curve), the English 06c (PatchGAN layers and output position) and the Chinese 06d (text to
-image: a prompt typed into a text box, a guidance slider). Every cell up to the widget runs (the rest is the
+image: a prompt typed into a text box, a guidance slider); the 06b explorer also shows its Chinese hint and snaps an
+unmeasured w to the nearest measured one. Every cell up to the widget runs (the rest is the
 notebook tests' job), each control is moved or typed into, its figure must change, and no error or stderr output
 may appear. Screenshots under artifacts/. The plumbing is in tests/browser.py."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import browser
@@ -19,12 +21,22 @@ pytestmark = browser.needs_browser
 
 
 def test_guidance_slider_in_jupyterlab(tmp_path, artifacts_dir):
+    """06b (zh): the guidance explorer explains itself in Chinese, its figure follows the slider, and a w between two
+    measured values snaps to the nearest measured one (5 → 4: the readout shows the w of the picture)."""
     with browser.notebook_in_lab(tmp_path, GUIDANCE, through="GuidanceExplorer(") as page:
         box = page.locator(".widget-vbox", has=page.locator(".widget-slider", has_text="引导系数 w")).last
         box.scroll_into_view_if_needed()
+        assert "滑块" in box.locator(".widget-html").first.inner_text(), "the explorer's Chinese hint is missing"
         slider = box.locator(".widget-slider", has_text="引导系数 w").first
         browser.move_slider_and_check_figure(page, box, slider, 4, "the guidance explorer")
         browser.move_slider_and_check_figure(page, box, slider, 0, "the guidance explorer (w = 0)")
+        browser.move_slider_and_check_figure(page, box, slider, 5, "the guidance explorer (w = 5, unmeasured)")
+        readout = slider.locator(".widget-readout").first
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and readout.inner_text().strip() not in ("4.00", "4.0", "4"):
+            time.sleep(0.25)
+        assert readout.inner_text().strip() in ("4.00", "4.0", "4"), \
+            f"w = 5 was not snapped to the measured w = 4 (readout {readout.inner_text()!r})"
         box.scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts_dir / "browser_06b_zh_guidance.png"))
         browser.assert_no_error_output(page, "after moving the slider")

@@ -22,8 +22,15 @@ LABELS: dict[str, dict[str, str]] = {
         "w": "引导系数 w",
         "accuracy": "被识别为指定数字的比例 (%)",
         "fd_ratio": "FD 与基准之比",
-        "curve_title": "无分类器引导的取舍：w 越大越“像类别”，多样性与质量先升后降",
-        "guided": "w = {w:g}：准确率 {acc:.0f} %，FD 与基准之比 {fd:.1f}",
+        "near_copies": "近似复制 (%)",
+        "percent": "比例 (%)",
+        "curve_title": "无分类器引导的取舍：w 越大，样本越服从标签；FD 与基准之比先降后升",
+        "curve_title_n": "无分类器引导的取舍（每个 w {n} 个样本）：w 越大越服从标签，FD 与基准之比先降后升",
+        "guided": "w = {w:g}：指定数字 {acc:.0f} %，FD 与基准之比 {fd:.1f}",
+        "guided_copies": "w = {w:g}：指定数字 {acc:.0f} %，FD 与基准之比 {fd:.1f}，近似复制 {near:.1f} %",
+        "w_tooltip": "引导系数 w：0 为无条件模型，1 为不加引导的条件模型，大于 1 为外推；只取测得的 w 值",
+        "w_hint": "拖动滑块或在右侧数字框输入 w（自动取最近的测得值）。左：该 w 下的样本，第 k 列是数字 k，"
+                  "同一位置的样本来自同一个 x_T；右：测得的曲线，黑圈标出当前的 w。",
         "digit": "数字 {k}",
         "patch_title": "{n} 层 PatchGAN：一个输出看到 {k}×{k} 像素（输出网格 {m}×{m}）",
         "pixel_title": "PixelGAN (1×1)：一个输出只看到 1 个像素（输出网格 {m}×{m}）",
@@ -36,8 +43,18 @@ LABELS: dict[str, dict[str, str]] = {
         "w": "guidance scale w",
         "accuracy": "classified as the asked digit (%)",
         "fd_ratio": "FD / reference",
-        "curve_title": "Classifier-free guidance trade-off: larger w looks more like the class, quality peaks",
-        "guided": "w = {w:g}: accuracy {acc:.0f} %, FD / reference {fd:.1f}",
+        "near_copies": "near copies (%)",
+        "percent": "share (%)",
+        "curve_title": "Classifier-free guidance: larger w obeys the label more; FD / reference falls, then rises",
+        "curve_title_n": "Classifier-free guidance ({n} samples per w): larger w obeys the label more; "
+                         "FD / reference falls, then rises",
+        "guided": "w = {w:g}: asked digit {acc:.0f} %, FD / reference {fd:.1f}",
+        "guided_copies": "w = {w:g}: asked digit {acc:.0f} %, FD / reference {fd:.1f}, near copies {near:.1f} %",
+        "w_tooltip": "guidance scale w: 0 is the unconditional model, 1 the conditional model without guidance, "
+                     "above 1 extrapolation; only the measured values of w",
+        "w_hint": "Drag the slider or type w into the box on its right (it snaps to the nearest measured w). Left: "
+                  "the samples at that w, column k is digit k, one position starts from one x_T for every w; "
+                  "right: the measured curves, the current w circled in black.",
         "digit": "digit {k}",
         "patch_title": "{n}-layer PatchGAN: one output sees {k}×{k} pixels ({m}×{m} outputs)",
         "pixel_title": "PixelGAN (1×1): one output sees 1 pixel ({m}×{m} outputs)",
@@ -92,32 +109,51 @@ def plot_class_grids(grids: Mapping[str, Tensor], nrow: int = 10, lang: str = "e
 # ---------------------------------------------------------------------------------------------------------
 
 def draw_guidance_curve(ax, ws: Sequence[float], accuracy: Sequence[float], fd_ratio: Sequence[float],
-                        current: float | None = None, lang: str = "en") -> None:
-    """Accuracy (left axis, %) and FD / reference (right axis, log scale) against w, a marker at ``current``."""
+                        current: float | None = None, lang: str = "en",
+                        near_copies: Sequence[float] | None = None) -> None:
+    """Accuracy and, when given, the share of near copies of training digits (left axis, %), and FD / reference
+    (right axis, log scale) against w, a marker at ``current``. The near-copy share stands beside FD because FD
+    alone cannot tell a model that copies its training digits from one that generalises."""
+    from matplotlib.ticker import FuncFormatter
+
     ws, acc, fd = np.asarray(ws, float), 100 * np.asarray(accuracy, float), np.asarray(fd_ratio, float)
+    near = None if near_copies is None else 100 * np.asarray(near_copies, float)
     ax.plot(ws, acc, "o-", color="#1f77b4", label=text("accuracy", lang))
+    if near is not None:
+        ax.plot(ws, near, "^:", color="#2ca02c", label=text("near_copies", lang))
+        ax.legend(loc="center right", fontsize=7)
     ax.set_xlabel(text("w", lang))
-    ax.set_ylabel(text("accuracy", lang), color="#1f77b4")
+    ax.set_ylabel(text("percent" if near is not None else "accuracy", lang), color="#1f77b4")
     ax.set_ylim(0, 105)
     right = ax.twinx()
     right.plot(ws, fd, "s--", color="#d62728", label=text("fd_ratio", lang))
     right.set_yscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")          # 2, 5, 10 rather than 2×10⁰ on the log axis
+    right.yaxis.set_major_formatter(plain)
+    right.yaxis.set_minor_formatter(plain)
     right.set_ylabel(text("fd_ratio", lang), color="#d62728")
     if current is not None:
         i = int(np.argmin(np.abs(ws - current)))
         ax.axvline(ws[i], color="0.5", lw=0.8)
         ax.plot([ws[i]], [acc[i]], "o", ms=11, mfc="none", mec="k")
         right.plot([ws[i]], [fd[i]], "s", ms=11, mfc="none", mec="k")
-        ax.set_title(text("guided", lang, w=ws[i], acc=acc[i], fd=fd[i]), fontsize=9)
+        if near is None:
+            title = text("guided", lang, w=ws[i], acc=acc[i], fd=fd[i])
+        else:
+            title = text("guided_copies", lang, w=ws[i], acc=acc[i], fd=fd[i], near=near[i])
+        ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
 
 
 def plot_guidance_curve(ws: Sequence[float], accuracy: Sequence[float], fd_ratio: Sequence[float],
-                        lang: str = "en", managed: bool = True):
-    fig = new_figure((5.6, 3.4), managed)
+                        lang: str = "en", managed: bool = True, near_copies: Sequence[float] | None = None,
+                        n: int | None = None):
+    """The guidance trade-off measured over ``ws``: accuracy, near copies (if given) and FD / reference; ``n`` (the
+    samples per w) goes into the title, since FD / reference is comparable only at one sample size."""
+    fig = new_figure((6.2, 3.6), managed)
     ax = fig.subplots()
-    draw_guidance_curve(ax, ws, accuracy, fd_ratio, None, lang)
-    ax.set_title(text("curve_title", lang), fontsize=9)
+    draw_guidance_curve(ax, ws, accuracy, fd_ratio, None, lang, near_copies)
+    ax.set_title(text("curve_title", lang) if n is None else text("curve_title_n", lang, n=n), fontsize=9)
     return fig
 
 

@@ -1,7 +1,7 @@
 """Widgets of unit 06, conditional generative models (ipywidgets 8, JupyterLab 4, Colab).
 
 - :class:`GuidanceExplorer`  a guidance-scale slider: the samples drawn at that w, beside the measured trade-off
-  curve (class accuracy and FD / reference against w) with the current w marked
+  curves (class accuracy, near copies and FD / reference against w) with the current w marked
 - :class:`PatchGANExplorer`  choose the number of PatchGAN layers (0 = the 1×1 PixelGAN) and an output position:
   the patch that one output logit sees is drawn on an input image (1, 16, 34, 70, 142, 286 pixels)
 
@@ -26,19 +26,25 @@ SLIDER = {"description_width": "110px"}
 
 class GuidanceExplorer(_Figure):
     """Move w: the panel shows the samples drawn with guidance scale w (the same x_T for every w) and the
-    measured curve of class accuracy and FD / reference against w, with w marked.
+    measured curves of class accuracy, near copies of training digits and FD / reference against w, w marked.
 
-    ``samples_by_w`` {w: (N, 1, H, W)} (column k of a 10-wide grid is digit k); ``accuracy`` and ``fd_ratio``
-    {w: value} measured on those samples (or on more of them).
+    ``samples_by_w`` {w: (N, 1, H, W)} (column k of a 10-wide grid is digit k); ``accuracy``, ``fd_ratio`` and
+    (optional) ``near_copies`` {w: value} measured on those samples (or on more of them). The slider moves in
+    steps of the smallest gap between measured values and snaps to the nearest measured w, so the number it
+    shows is always the w of the picture. Every label and the tooltip follow ``lang``.
     """
 
     def __init__(self, samples_by_w: Mapping[float, Tensor], accuracy: Mapping[float, float],
-                 fd_ratio: Mapping[float, float], lang: str = "en", w: float | None = None, nrow: int = 10):
+                 fd_ratio: Mapping[float, float], lang: str = "en", w: float | None = None, nrow: int = 10,
+                 near_copies: Mapping[float, float] | None = None):
         self.lang = _check_lang(lang)
         ws = sorted(float(k) for k in samples_by_w)
         if not ws:
             raise ValueError("samples_by_w must hold samples for at least one w")
-        for name, table in (("accuracy", accuracy), ("fd_ratio", fd_ratio)):
+        tables = [("accuracy", accuracy), ("fd_ratio", fd_ratio)]
+        if near_copies is not None:
+            tables.append(("near_copies", near_copies))
+        for name, table in tables:
             missing = [v for v in ws if v not in {float(k) for k in table}]
             if missing:
                 raise ValueError(f"{name} has no value for w = {missing}")
@@ -48,36 +54,46 @@ class GuidanceExplorer(_Figure):
         self.samples = {float(k): v.detach().float().cpu().clamp(-1, 1) for k, v in samples_by_w.items()}
         self.accuracy = {float(k): float(v) for k, v in accuracy.items()}
         self.fd_ratio = {float(k): float(v) for k, v in fd_ratio.items()}
+        self.near_copies = None if near_copies is None else {float(k): float(v) for k, v in near_copies.items()}
         self.nrow = nrow
         step = min((b - a for a, b in zip(ws, ws[1:])), default=1.0)
         start = self._nearest(1.0 if w is None else w)
         self.slider = W.FloatSlider(value=start, min=ws[0], max=max(ws[-1], ws[0] + step), step=step,
-                                    description=V.text("w", lang), continuous_update=False, style=SLIDER,
-                                    layout=W.Layout(width="560px"))
+                                    description=V.text("w", lang), tooltip=V.text("w_tooltip", lang),
+                                    continuous_update=False, style=SLIDER, layout=W.Layout(width="560px"))
+        self.hint = W.HTML(f"<small>{V.text('w_hint', lang)}</small>", layout=W.Layout(width="860px"))
         self.image = W.Image(format="png")
-        self.slider.observe(lambda _: self.refresh(), names="value")
-        self.widget = W.VBox([self.slider, self.image])
+        self.slider.observe(self._moved, names="value")
+        self.widget = W.VBox([self.slider, self.hint, self.image])
         self.refresh()
 
     def _nearest(self, w: float) -> float:
         return min(self.ws, key=lambda v: abs(v - w))
 
+    def _moved(self, change) -> None:
+        snapped = self._nearest(float(change["new"]))
+        if snapped != float(change["new"]):
+            self.slider.value = snapped          # observed again with the measured w, which draws it
+            return
+        self.refresh()
+
     @property
     def w(self) -> float:
-        """The measured w nearest to the slider (the slider moves in steps; w values between are snapped)."""
+        """The measured w nearest to the slider (the slider snaps to it)."""
         return self._nearest(float(self.slider.value))
 
     def _render(self) -> bytes:
         w = self.w
+        near = None if self.near_copies is None else [self.near_copies[v] for v in self.ws]
 
         def draw(fig):
-            left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25]})
+            left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.35]})
             draw_images(left, self.samples[w][:100], f"w = {w:g}", self.nrow)
             V.draw_guidance_curve(right, self.ws, [self.accuracy[v] for v in self.ws],
-                                  [self.fd_ratio[v] for v in self.ws], w, self.lang)
+                                  [self.fd_ratio[v] for v in self.ws], w, self.lang, near)
             fig.tight_layout()
 
-        return _png(draw, (9.5, 4.0))
+        return _png(draw, (10.5, 4.2))
 
 
 class PatchGANExplorer(_Figure):
