@@ -412,7 +412,8 @@ def time_limit(seconds: float) -> Iterator[None]:
         return
 
     def handler(signum, frame):
-        raise TimeoutError(f"this cell ran longer than its {seconds:.0f} s limit")
+        raise TimeoutError(f"this cell ran longer than its {seconds:.0f} s limit / "
+                           f"这个单元格的运行时间超过了 {seconds:.0f} 秒的上限")
 
     previous = signal.signal(signal.SIGALRM, handler)
     signal.setitimer(signal.ITIMER_REAL, seconds)
