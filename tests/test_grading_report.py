@@ -5,8 +5,13 @@ late policy and the LMS export see every rostered student, scores show the writt
 opens in Chromium with its plots in both languages. The similarity threshold is checked against the fairness
 classes' independently written submissions without grading anything.
 
-The class (every mistake a known edit of the reference answers; tests/test_fairness_ddpm.py's WRONG edits where
-they exist, so each costs exactly the parts that class asserts):
+The class (CLASS below; every mistake a known edit of the reference answers, the DDPM fairness class's one-bug
+edits where they exist, so each costs exactly the parts that class asserts): the reference; three students with
+ᾱ_t computed as α_t (one of them late); two without σ_t z and one adding noise at t = 1 (who also deleted the
+guidance answer cell); two with the other guidance convention; a blank release; an answer cell that sleeps past its
+timeout; a kernel that dies; a debug print on stderr (with coursekit's p_sample_step pasted in, renamed); an
+independent correct style and a disguised copy of it; two rostered students who never submitted. 16 submissions,
+about 12 of which train a model in the hidden test.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from coursekit.grading import report as report_module
 REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "ddpm"
 PARTS = ("test_schedule", "test_q_sample", "test_loss", "test_p_sample", "test_train_sample", "test_guidance")
-DUE = "2026-01-15 12:00:00 +00:00"                     # course.TIMESTAMP: everyone but "late" is on time
+DUE = "2026-01-15 12:00:00 +00:00"                     # course.TIMESTAMP: everyone but LATE is on time
 pytestmark = pytest.mark.slow
 
 
@@ -112,24 +117,22 @@ CLASS = {
     "ref": (None, True, {}, None),
     "alpha_t_1": (_alpha_t, True, {"test_schedule": "wrong"}, "alpha_t"),
     "alpha_t_2": (_alpha_t, True, {"test_schedule": "wrong"}, "alpha_t"),
-    "alpha_t_3": (_alpha_t, True, {"test_schedule": "wrong"}, "alpha_t"),
+    "alpha_t_3": (_alpha_t, True, {"test_schedule": "wrong"}, "alpha_t"),            # and late (LATE)
     "no_sigma_1": (_edit("sigma_missing"), True, {"test_p_sample": "wrong", "test_train_sample": "wrong"}, "sigma"),
     "no_sigma_2": (_edit("sigma_missing"), True, {"test_p_sample": "wrong", "test_train_sample": "wrong"}, "sigma"),
-    "noise_at_t1": (_edit("noise_at_t1"), True, {"test_p_sample": "wrong", "test_train_sample": "wrong"}, "t1"),
+    "noise_at_t1": (lambda nb: (_edit("noise_at_t1")(nb), _no_guidance_cell(nb)), True,    # and a deleted cell
+                    {"test_p_sample": "wrong", "test_train_sample": "wrong", "test_guidance": "missing"}, "t1"),
     "cfg_sign_1": (_edit("guidance_convention"), True, {"test_guidance": "wrong"}, "cfg"),
     "cfg_sign_2": (_edit("guidance_convention"), True, {"test_guidance": "wrong"}, "cfg"),
     "blank": (None, False, {p: "exception" for p in PARTS}, "blank"),
-    "no_guidance_cell": (_no_guidance_cell, True, {"test_guidance": "missing"}, None),
     "sleeps": (_sleeps, True, {"test_p_sample": "timeout", "test_train_sample": "timeout"}, None),
     "crash": (_crash, True, {p: "kernel" for p in PARTS}, None),
-    "stderr": (_stderr, True, {"test_guidance": "stderr"}, None),
-    "copier": (_copier, True, {}, None),
+    "stderr": (lambda nb: (_stderr(nb), _copier(nb)), True, {"test_guidance": "stderr"}, None),   # and copies
     "twin_a": ("float64", True, {}, None),
     "twin_b": ("float64-disguised", True, {}, None),
-    "late": (None, True, {}, None),
 }
 ABSENT = ["zz.absent-1", "zz.absent-2"]               # rostered, never submitted (ids with '.' and '-')
-LATE_BY = dt.timedelta(days=2, hours=1)              # 3 started days after the 15-minute grace:
+LATE, LATE_BY = "alpha_t_3", dt.timedelta(days=2, hours=1)   # 3 started days after the 15-minute grace:
 PENALTY = 0.1 * 3 * 14                               # a tenth of the notebook's 14 points per day (written part in)
 
 
@@ -165,7 +168,7 @@ def graded(tmp_path_factory):
             edit(nb)
         course.submit(root, student, ASSIGNMENT, nb)
     stamp = dt.datetime(2026, 1, 15, 12, tzinfo=dt.timezone.utc) + LATE_BY
-    (root / "submitted" / "late" / ASSIGNMENT / "timestamp.txt").write_text(
+    (root / "submitted" / LATE / ASSIGNMENT / "timestamp.txt").write_text(
         stamp.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
     _canvas_roster(root / "canvas.csv", sorted(CLASS) + ABSENT)
     lms.import_roster(root, root / "canvas.csv", "canvas")
@@ -254,17 +257,17 @@ def test_written_parts_late_work_and_similarity(graded):
     written = report_module.written_counts(data)["posterior_answer"]
     assert written["graded"] == ["ref"]                       # graded by hand above; the rest wait in Formgrader
     assert {"alpha_t_1", "blank", "twin_b"} <= set(written["waiting"]) and "ref" not in written["waiting"]
-    late = _row(data, "late")
+    late = _row(data, LATE)
     assert late.seconds_late == pytest.approx(LATE_BY.total_seconds(), abs=1)
-    assert late.late_penalty == pytest.approx(PENALTY) and late.total == 12
-    assert all(r.late_penalty == 0 for r in data.rows if r.student != "late")
+    assert late.late_penalty == pytest.approx(PENALTY) and late.total == 10
+    assert all(r.late_penalty == 0 for r in data.rows if r.student != LATE)
     # the disguised copy is found; the independent style is similar to no reference-based student
     pairs = {(p.a, p.b): p.score for p in data.pairs}
     assert pairs.get(("twin_a", "twin_b"), 0) >= similarity.THRESHOLD
     assert not [p for p in pairs if ("twin_a" in p or "twin_b" in p) and p != ("twin_a", "twin_b")]
     copied = {c.student for c in data.copies}
-    assert copied == {"copier"}, data.copies
-    assert next(c for c in data.copies if c.student == "copier").source.endswith("sampling.p_sample_step")
+    assert copied == {"stderr"}, data.copies
+    assert next(c for c in data.copies if c.student == "stderr").source.endswith("sampling.p_sample_step")
     matches = {p.a for p in data.solution_copies}
     assert "ref" in matches and "alpha_t_1" in matches and not matches & {"twin_a", "twin_b"}
 
@@ -280,7 +283,7 @@ def test_report_files_and_csv(graded):
     by = {r["student_id"]: r for r in rows}
     assert by["alpha_t_2"]["test_schedule:kind"] == "wrong" and by["alpha_t_2"]["test_schedule:hint"]
     assert by["zz.absent-1"]["status"] == "not submitted" and by["ref"]["posterior_answer:state"] == "graded"
-    assert by["twin_a"]["similar_to"] == "twin_b" and by["copier"]["copies_coursekit"] == "1"
+    assert by["twin_a"]["similar_to"] == "twin_b" and by["stderr"]["copies_coursekit"] == "1"
 
 
 def test_scores_show_which_written_parts_wait(graded, capsys):
@@ -301,7 +304,7 @@ def test_lms_export_has_every_rostered_student(graded):
     assert canvas[1] == ["    Points Possible", "", "", "", "", "14"]
     rows = {r[2]: r for r in canvas[2:]}
     assert set(rows) == set(CLASS) | set(ABSENT) and "Student, Test" not in {r[0] for r in canvas}
-    assert rows["ref"][5] == "13.5" and rows["late"][5] == f"{12 - PENALTY:g}" and rows["crash"][5] == "0"
+    assert rows["ref"][5] == "13.5" and rows[LATE][5] == f"{10 - PENALTY:g}" and rows["crash"][5] == "0"
     assert rows["zz.absent-1"][5] == "0" and rows["zz.absent-1"][1] == str(1000 + len(CLASS))   # Canvas's ID kept
     blank = {r[2]: r for r in lms.export_rows(root, ASSIGNMENT, "canvas", missing="blank")[2:]}
     assert blank["zz.absent-1"][5] == "" and blank["ref"][5] == "13.5"
