@@ -1,6 +1,6 @@
-"""Make the digits diffusion models shipped in coursekit/assets (notebook 04b; unit 07 samples the ε-model).
+"""Make the diffusion models shipped in coursekit/assets (notebooks 04a and 04b; unit 07 samples the ε-model).
 
-    python scripts/make_ddpm_digits.py                  # all four, seed 0, into coursekit/assets/
+    python scripts/make_ddpm_digits.py                  # all of them, seed 0, into coursekit/assets/
     python scripts/make_ddpm_digits.py --only digits-eps --out /tmp/models
 
 Each model is trained by ``coursekit.diffusion.train_pretrained`` (the settings in ``diffusion.PRETRAINED``) on one

@@ -217,6 +217,51 @@ def test_vlb_loss_times_dim_is_the_bounds_kl_term_minus_its_constant(prediction)
     assert float(const.min()) > 0                                             # C_t > 0 unless β̃_t = σ_t²
 
 
+@pytest.mark.parametrize("weighting, prediction", [("vlb", "eps"), ("vlb", "x0"), ("min_snr", "eps")])
+def test_importance_sampled_t_has_the_same_expectation(weighting, prediction):
+    """t_sampling="importance" draws t ∝ w_t and weighs every draw by mean(w): its expectation over t equals the
+    uniform-t loss's, computed exactly as the average over all t of w_t · m_t (m_t: this model's error at t)."""
+    T, shape = 30, (4, 3)
+    s = D.make_schedule("linear", T=T, beta_start=1e-3, beta_end=0.3, dtype=F64)
+    g = _gen(21)
+    x0 = torch.randn(shape, generator=g, dtype=F64)
+    noise = torch.randn(shape, generator=g, dtype=F64)
+    model = Recorder(shape, dtype=F64)
+    with torch.no_grad():
+        model.out.copy_(torch.randn(shape, generator=g, dtype=F64))
+    w = D.loss_weights(s, weighting, 5.0, prediction)
+    per_t = torch.stack([D.ddpm_loss(model, s, x0, t=t, noise=noise, weighting="simple", prediction=prediction)
+                         for t in range(1, T + 1)]).detach().double()          # m_t
+    exact = float((w * per_t).mean())                                          # E_{t ~ U}[w_t m_t]
+    uniform = float(torch.stack([D.ddpm_loss(model, s, x0, t=t, noise=noise, weighting=weighting,
+                                             prediction=prediction) for t in range(1, T + 1)]).detach().mean())
+    assert math.isclose(uniform, exact, rel_tol=1e-5)
+    # the importance-sampled loss of one draw is mean(w) · m_t for the drawn t; over many draws of t its mean → exact
+    draws = [D.ddpm_loss(model, s, x0, noise=noise, weighting=weighting, prediction=prediction,
+                         t_sampling="importance", generator=_gen(100 + i)).item() for i in range(400)]
+    assert math.isclose(sum(draws) / len(draws), exact, rel_tol=0.05)
+    # and its t follow p_t ∝ w_t (χ² against the expected counts)
+    model.inputs.clear()
+    for i in range(300):
+        D.ddpm_loss(model, s, x0, noise=noise, weighting=weighting, prediction=prediction, t_sampling="importance",
+                    generator=_gen(1000 + i))
+    counts = torch.bincount(torch.cat([t for _, t, _ in model.inputs]) - 1, minlength=T).double()
+    expected = (w / w.sum()) * counts.sum()
+    keep = expected >= 5
+    chi2 = float((((counts - expected) ** 2) / expected)[keep].sum())
+    assert stats.chi2.sf(chi2, int(keep.sum()) - 1) > 1e-3
+
+
+def test_importance_sampling_refuses_a_given_t():
+    s = D.make_schedule("linear", T=20, beta_end=0.2)
+    model = MLPDenoiser(dim=2, hidden=8, depth=1)
+    x0 = torch.randn(4, 2, generator=_gen(5))
+    with pytest.raises(ValueError, match="t_sampling='importance' draws t itself"):
+        D.ddpm_loss(model, s, x0, t=3, weighting="vlb", t_sampling="importance")
+    with pytest.raises(ValueError, match="t_sampling must be one of"):
+        D.ddpm_loss(model, s, x0, t_sampling="stratified")
+
+
 def test_vlb_weighting_trains_and_is_refused_with_a_typo():
     s = D.make_schedule("linear", T=20, beta_end=0.2)
     model = MLPDenoiser(dim=2, hidden=16, depth=1)

@@ -36,6 +36,7 @@ from .schedule import Schedule
 
 NULL_LABEL = -1
 WEIGHTINGS = ("simple", "min_snr", "vlb")
+T_SAMPLINGS = ("uniform", "importance")
 TARGETS = ("eps", "x0")
 
 
@@ -66,7 +67,7 @@ def _check_labels(y: Tensor | None, batch: int) -> None:
 def ddpm_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | None = None,
               noise: Tensor | None = None, y: Tensor | None = None, p_uncond: float = 0.0,
               generator: torch.Generator | None = None, weighting: str = "simple", gamma: float = 5.0,
-              prediction: str = "eps") -> Tensor:
+              prediction: str = "eps", t_sampling: str = "uniform") -> Tensor:
     """L_simple (DDPM Algorithm 1, lines 2–5): mean over the batch of ‖ε − ε_θ(x_t, t)‖² / dim(x).
 
     t and ε are drawn (t ~ U{1..T}, ε ~ N(0, I)) unless given. The squared norm is averaged over the
@@ -84,7 +85,14 @@ def ddpm_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | No
     w_t = min(SNR_t, γ) under ``"min_snr"`` (Hang et al.'s weight for the x_0 target; the same weighting of the
     implied ε-error as the ε form) and by λ_t · SNR_t under ``"vlb"`` (‖ε − ε̂‖² = SNR_t ‖x_0 − x̂_0‖²).
     Sample such a model with ``diffusion.sample(..., prediction="x0")``.
+
+    ``t_sampling="importance"`` draws t with probability p_t ∝ w_t instead of uniformly and weights every draw by
+    the same mean_t w_t: the same expectation, E_{t~U}[w_t m_t] = mean(w) · E_{t~p}[m_t], with less noise when the
+    w_t differ a lot (the bound's λ_t do: Nichol & Dhariwal 2021 needed it to train on the bound at all).
     """
+    check_choice("t_sampling", t_sampling, T_SAMPLINGS)
+    if t_sampling == "importance" and t is not None:
+        raise ValueError("t_sampling='importance' draws t itself: give t or t_sampling='importance', not both")
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {', '.join(map(repr, WEIGHTINGS))}, got {weighting!r}")
     check_choice("prediction", prediction, TARGETS)
@@ -93,7 +101,13 @@ def ddpm_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | No
     check_tensor("x0", x0, min_ndim=2)
     batch = x0.shape[0]
     _check_labels(y, batch)
-    t = _random_t(s, batch, x0.device, generator) if t is None else as_timesteps(t, s.T, batch, x0.device)
+    if t_sampling == "importance":
+        weights = loss_weights(s, weighting, gamma, prediction).to(x0.device).double()
+        t = torch.multinomial(weights / weights.sum(), batch, replacement=True, generator=generator) + 1  # p_t ∝ w_t
+    elif t is None:
+        t = _random_t(s, batch, x0.device, generator)
+    else:
+        t = as_timesteps(t, s.T, batch, x0.device)
     if noise is None:
         noise = torch.randn(x0.shape, device=x0.device, dtype=x0.dtype, generator=generator)  # ε ~ N(0, I)
     x_t = q_sample(s, x0, t, noise)                                  # √ᾱ_t x_0 + √(1 − ᾱ_t) ε
@@ -106,16 +120,33 @@ def ddpm_loss(model: nn.Module, s: Schedule, x0: Tensor, *, t: int | Tensor | No
     if weighting == "simple":
         return F.mse_loss(pred.float(), target.float())             # ‖ε − ε_θ‖² (or ‖x_0 − x̂_0‖²), averaged
     per_example = (pred.float() - target.float()).pow(2).flatten(1).mean(1)      # ‖ε − ε_θ‖² / dim(x)
-    snr = s.snr.to(x0.device)[t - 1].float()                         # SNR_t = ᾱ_t / (1 − ᾱ_t)
-    if weighting == "vlb":
-        w = vlb_weights(s).to(x0.device)[t - 1].float()             # λ_t, the bound's weight of ‖ε − ε_θ‖²
+    if t_sampling == "importance":
+        return float(weights.mean()) * per_example.mean()           # every draw weighs mean(w): same expectation
+    w = loss_weights(s, weighting, gamma, prediction).to(x0.device)[t - 1].float()
+    return (w * per_example).mean()
+
+
+def loss_weights(s: Schedule, weighting: str = "simple", gamma: float = 5.0, prediction: str = "eps") -> Tensor:
+    """The weight w_t that ``ddpm_loss`` gives the squared error at each t = 1..T (entry t − 1):
+
+    - ``"simple"``: 1 (L_simple);
+    - ``"min_snr"``: min(SNR_t, γ) / SNR_t for the ε target, min(SNR_t, γ) for the x_0 target;
+    - ``"vlb"``: λ_t (ε target) or λ_t · SNR_t (x_0 target), the bound's own weights (``vlb_weights``).
+    """
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {', '.join(map(repr, WEIGHTINGS))}, got {weighting!r}")
+    snr = s.snr.double()                                             # SNR_t = ᾱ_t / (1 − ᾱ_t)
+    if weighting == "simple":
+        w = torch.ones_like(snr)
+    elif weighting == "vlb":
+        w = vlb_weights(s).double()                                  # λ_t, the bound's weight of ‖ε − ε_θ‖²
         if prediction == "x0":
             w = w * snr                                              # ‖ε − ε̂‖² = SNR_t ‖x_0 − x̂_0‖²
     elif prediction == "x0":
         w = snr.clamp(max=gamma)                                     # w_t = min(SNR_t, γ)
     else:
         w = gamma / snr.clamp(min=gamma)         # w_t = min(SNR_t, γ) / SNR_t = γ / max(SNR_t, γ) (no 0/0 at SNR 0)
-    return (w * per_example).mean()
+    return w.to(s.dtype)
 
 
 def vlb_weights(s: Schedule) -> Tensor:
