@@ -154,6 +154,7 @@ def test_explorer_schedule_names_are_in_the_editions_language(lang):
     else:
         assert set(shown) == set(D.SCHEDULES)
     assert ex.schedule_label(ex.schedules()[1]) == i18n.label("schedule_cosine", lang)
+    assert ex.schedule_label(ex.schedules()[1], short=True) == ("余弦" if lang == "zh" else "cosine")   # image titles
 
 
 def test_explorer_noise_is_fixed_so_only_the_schedule_changes_the_picture():

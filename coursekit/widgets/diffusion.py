@@ -92,9 +92,11 @@ class ScheduleExplorer(_Figure):
             out.append(D.make_schedule(box["name"].value, T=box["T"].value, beta_start=lo, beta_end=max(hi, lo)))
         return out
 
-    def schedule_label(self, s: D.Schedule) -> str:
-        """A schedule's name in the edition's language (the plot legend and titles)."""
-        return label(f"schedule_{s.name}", self.lang) if s.name in D.SCHEDULES else s.name
+    def schedule_label(self, s: D.Schedule, short: bool = False) -> str:
+        """A schedule's name in the edition's language (the plot legend; ``short``: without the code's name in
+        brackets, for the narrow titles above the noised images)."""
+        name = label(f"schedule_{s.name}", self.lang) if s.name in D.SCHEDULES else s.name
+        return name.split(" (")[0] if short else name
 
     def _changed(self, _change=None) -> None:
         self.refresh()
@@ -103,6 +105,7 @@ class ScheduleExplorer(_Figure):
         schedules = self.schedules()
         t = self.t.value
         names = [f"{'AB'[i]}: {self.schedule_label(s)}" for i, s in enumerate(schedules)]
+        short = [f"{'AB'[i]}: {self.schedule_label(s, short=True)}" for i, s in enumerate(schedules)]
         extra = (self.images is not None) + (self.cloud is not None)
 
         def draw(fig):
@@ -120,7 +123,7 @@ class ScheduleExplorer(_Figure):
                     ax = fig.add_subplot(grid[1, col:col + width])
                     col += width
                     x_t = P.noised(s, data, t, noise)
-                    title = label(key, self.lang, name=names[i], t=min(t, s.T))
+                    title = label(key, self.lang, name=short[i], t=min(t, s.T))
                     if key == "digit_at":
                         P.draw_images(ax, x_t, title, nrow=4)
                     else:
