@@ -82,7 +82,7 @@ def test_sampling_callback_records_raster_order_and_the_player_replays_it():
     assert torch.equal(frames[-1], out) and torch.allclose(torch.stack(probs).sum(-1), torch.ones(16, 3))
     player = SamplingPlayer(torch.stack(frames), torch.stack(probs), lang="en")
     last = player.image.value
-    assert (player.slider.min, player.slider.max, player.slider.value) == (1, 16, 16)    # steps 1..D (4×4), as the title
+    assert (player.slider.min, player.slider.max, player.slider.value) == (1, 16, 16)  # steps 1..D (4×4) as the title
     player.slider.value = 3                                   # step 3 draws pixel i = 3, (r, c) = (0, 2)
     assert player.image.value != last and "(0, 2)" in player.caption.value and "i = 3" in player.caption.value
     assert "停止" in SamplingPlayer(torch.stack(frames), torch.stack(probs), lang="zh").play.tooltip
