@@ -207,6 +207,8 @@ BAD: list[tuple[list[str], str]] = [
     (["ddpm", "train", "--recipe", "ring8", "--data", "digits"], "--data: recipe 'ring8' trains on 'ring8'"),
     (["ddpm", "train", "--recipe", "digits-cond", "--no-conditional"], "--no-conditional: recipe 'digits-cond'"),
     (["ddpm", "train", "--data", "ring8", "--conditional"], "--conditional: only the digits have class labels"),
+    (["ddpm", "demo", "--seconds", "-5"], "--seconds: expected a finite number > 0, got '-5'"),
+    (["ddpm", "demo", "--steps", "1.5"], "--steps: expected a positive integer, got '1.5'"),
     (["ddpm", "demo", "--n", "0"], "--n: expected an integer >= 2"),
     (["ddpm", "demo", "--n", "1"], "--n: expected an integer >= 2 (the FD needs a covariance)"),
     (["ddpm", "demo", "--guidance", "nan"], "--guidance: expected a finite number >= 0, got 'nan'"),
@@ -247,6 +249,8 @@ BAD: list[tuple[list[str], str]] = [
     (["compare", "--only", "vae,vae"], "--only: each family at most once, got vae twice"),
     (["compare", "--only", "flow"], "--only: expected families among pixelcnn,vae,cvae,ddpm,gan, got flow"),
     (["compare", "--json", "{dir}"], "--json: expected a file name"),
+    (["compare", "--seconds", "0"], "--seconds: expected a finite number > 0, got '0'"),
+    (["compare", "--seconds", "nan"], "--seconds: expected a finite number > 0, got 'nan'"),
     # grade (its owner adds the rest of its rows here)
     (["grade"], "expected a command: one of autograde, feedback, scores"),
     (["grade", "scores"], "missing assignment (see coursekit grade scores --help)"),
@@ -256,6 +260,7 @@ BAD: list[tuple[list[str], str]] = [
     # t2i
     (["t2i", "train", "--steps", "0"], "--steps: expected a positive integer, got '0'"),
     (["t2i", "train", "--seconds", "nan"], "--seconds: expected a finite number > 0, got 'nan'"),
+    (["t2i", "train", "--seconds", "0"], "--seconds: expected a finite number > 0, got '0'"),
     (["t2i", "train", "--out", "{file}"], "--out: expected a folder"),
     (["t2i", "sample"], "--prompt: expected at least one prompt"),
     (["t2i", "sample", "--prompt", "7", "--n", "0"], "--n: expected a positive integer, got '0'"),
@@ -331,6 +336,70 @@ def test_every_unit_runs_on_one_thread_by_default_and_restores_the_count(monkeyp
     assert seen == [1, 1, 1, 2]
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 4 and all(line.endswith("nothing half-written was kept") for line in err)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# a default run is a number of steps (issue 28): the same result on every machine; --seconds is the time budget
+# ---------------------------------------------------------------------------------------------------------
+
+def _budgets_asked(monkeypatch, tmp_path, argv: list[str]) -> dict:
+    """The keyword arguments the command hands to the function that trains (which stops there)."""
+    from coursekit import compare as compare_module
+    from coursekit import recipes, text2image
+    from coursekit.gan import demos
+
+    seen: dict = {}
+
+    def record(*args, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(recipes.Recipe, "train", record)
+    monkeypatch.setattr(text2image, "train", record)
+    monkeypatch.setattr(compare_module, "compare", record)
+    for name in ("mode_collapse_demo", "cgan_demo", "pix2pix_demo", "cyclegan_demo"):
+        monkeypatch.setattr(demos, name, record)
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 130
+    return seen
+
+
+@pytest.mark.parametrize("argv,steps", [
+    (["ddpm", "demo"], recipe("digits-cond").fit["steps"]),
+    (["ddpm", "train"], recipe("digits").fit["steps"]),
+    (["ddpm", "train", "--data", "ring8"], recipe("ring8").fit["steps"]),
+    (["ddpm", "train", "--recipe", "digits-unet-cond"], recipe("digits-unet-cond").fit["steps"]),
+    (["t2i", "train"], 5000),
+    (["gan", "mode-collapse"], 12000), (["gan", "cgan"], 3000), (["gan", "pix2pix"], 1500),
+    (["gan", "cyclegan"], 1500)], ids=lambda v: " ".join(v) if isinstance(v, list) else str(v))
+def test_every_training_command_defaults_to_a_number_of_steps(argv, steps, monkeypatch, tmp_path, capsys):
+    seen = _budgets_asked(monkeypatch, tmp_path, argv)
+    assert seen["steps"] == steps and isinstance(seen["steps"], int)
+    assert seen.get("seconds") is None                       # no wall clock in a default run
+
+
+def test_seconds_is_the_time_budget_and_steps_still_win_when_both_are_given(monkeypatch, tmp_path, capsys):
+    for argv in (["ddpm", "demo"], ["ddpm", "train"], ["t2i", "train"]):
+        seen = _budgets_asked(monkeypatch, tmp_path, [*argv, "--seconds", "7"])
+        assert (seen["steps"], seen["seconds"]) == (None, 7.0), argv
+        seen = _budgets_asked(monkeypatch, tmp_path, [*argv, "--seconds", "7", "--steps", "40"])
+        assert (seen["steps"], seen["seconds"]) == (40, 7.0), argv     # whichever comes first
+
+
+def test_compare_trains_fixed_steps_and_seconds_only_caps_them(monkeypatch, tmp_path, capsys):
+    from coursekit.compare import FULL_BUDGETS
+
+    assert _budgets_asked(monkeypatch, tmp_path, ["compare"])["budgets"] is None      # FULL_BUDGETS: steps
+    assert all(b.seconds is None and b.steps > 0 for b in FULL_BUDGETS.values())
+    budgets = _budgets_asked(monkeypatch, tmp_path, ["compare", "--seconds", "20"])["budgets"]
+    assert {name: (b.steps, b.seconds) for name, b in budgets.items()} == {
+        name: (b.steps, 20.0) for name, b in FULL_BUDGETS.items()}
+
+
+def test_every_recipe_has_a_default_number_of_steps_and_no_clock():
+    from coursekit.recipes import RECIPES
+
+    for r in RECIPES.values():
+        assert isinstance(r.fit["steps"], int) and r.fit["steps"] > 0 and r.fit.get("seconds") is None, r.name
 
 
 # ---------------------------------------------------------------------------------------------------------

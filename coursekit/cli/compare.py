@@ -1,7 +1,8 @@
 """coursekit compare: train every family on the digits with teaching budgets and print one table.
 
-    coursekit compare                             # full budgets (CPU minutes per model)
+    coursekit compare                             # full budgets: fixed optimiser steps per family (CPU minutes)
     coursekit compare --quick                     # seconds: checks the pipeline, numbers meaningless
+    coursekit compare --seconds 20                # and stop each family's training after 20 s of wall clock
     coursekit compare --only vae,cvae --seed 1 --out artifacts/compare
 
 With --out the folder receives compare.md (or compare.txt with --plain), compare.json and one sample grid
@@ -21,6 +22,7 @@ from . import (
     add_seed_option,
     check_out_dir,
     check_out_file,
+    positive_float,
     staged_outputs,
 )
 
@@ -31,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("compare", help="train each model family on the digits and print one comparison table",
                               description=__doc__)
     p.add_argument("--quick", action="store_true", help="tiny budgets (for tests; numbers are meaningless)")
+    p.add_argument("--seconds", type=positive_float, default=None,
+                   help="also stop each family's training after this many seconds of wall clock (default: none, "
+                        "each family trains for its fixed, seeded number of optimiser steps)")
     add_seed_option(p, 0, "training, sampling and evaluation")
     p.add_argument("--only", metavar="FAMILIES", default=None,
                    help=f"comma-separated families among {','.join(FAMILIES)} (default: all)")
@@ -70,7 +75,15 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    rows = compare(quick=args.quick, seed=args.seed, only=only, device=args.device,
+    budgets = None
+    if args.seconds is not None:                   # the steps stay; the wall clock may end a family sooner
+        from dataclasses import replace
+
+        from ..compare import FULL_BUDGETS, QUICK_BUDGETS
+
+        budgets = {name: replace(b, seconds=args.seconds)
+                   for name, b in (QUICK_BUDGETS if args.quick else FULL_BUDGETS).items()}
+    rows = compare(quick=args.quick, seed=args.seed, only=only, device=args.device, budgets=budgets,
                    log=lambda line: print(line, file=sys.stderr, flush=True))
     table = format_table(rows, markdown=not args.plain)
     data = json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False)

@@ -1,13 +1,15 @@
 """coursekit ddpm train|sample|demo: the course's main job (DDPM on the embedded digits or a 2-D set).
 
-    coursekit ddpm train --data digits --conditional --seconds 30 --out runs/ddpm
-    coursekit ddpm sample --checkpoint runs/ddpm/checkpoint.pt --n 1000
-    coursekit ddpm demo                      # both in one go, about a minute on a 2-core CPU
+    coursekit ddpm train --data digits --out runs/ddpm        # the recipe's 10,000 optimiser steps
+    coursekit ddpm sample --checkpoint runs/ddpm/checkpoint.pt --n 500
+    coursekit ddpm demo                      # both in one go: 6,000 steps, about half a minute on one core
+    coursekit ddpm demo --seconds 60         # a time budget instead (what it reaches depends on the machine)
 
-train runs Algorithm 1 with a named recipe (coursekit.recipes) and saves weights + recipe (schedule
-included) to checkpoint.pt in --out; sample runs Algorithm 2, writes samples.png, denoising.png
-(x_t at several t of the trajectory) and samples.pt (the samples and their asked labels) to --out, and
-prints the metrics (coursekit.metrics). Every value is checked before training starts; files are replaced
+train runs Algorithm 1 with a named recipe (coursekit.recipes) for the recipe's number of optimiser steps (seeded:
+the same model on every machine with one thread; --steps N for another number, --seconds S for a wall-clock budget)
+and saves weights + recipe (schedule included) to checkpoint.pt in --out; sample runs Algorithm 2, writes
+samples.png, denoising.png (x_t at several t of the trajectory) and samples.pt (the samples and their asked labels)
+to --out, and prints the metrics (coursekit.metrics). Every value is checked before training starts; files are replaced
 only when the run succeeds (Ctrl-C keeps the previous checkpoint and pictures).
 """
 
@@ -39,6 +41,10 @@ from . import (
 DATA_CHOICES = ("digits", *TOY_2D)
 CHECKPOINT = "checkpoint.pt"
 MIN_SAMPLES = 2                      # the Fréchet distance needs a covariance
+# What the CLI adds to a recipe's train.fit settings: AdamW's fused kernel, the same update up to float rounding and
+# 1.13-1.22× the steps per CPU-second (bench/bench_step_rate.py). Recipe.train() alone keeps train.fit's default, so the
+# runs of `coursekit compare` and notebook 01 (which train the digits-cond recipe too) stay as they were measured.
+CLI_FIT = dict(fused=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -97,8 +103,17 @@ def _check_guidance(guidance: float | None, r) -> None:
                          f"is unconditional (train with --conditional on digits)")
 
 
-def _budget(args: argparse.Namespace, r) -> float | None:
-    return args.seconds if args.seconds is not None else (None if args.steps else r.fit["seconds"])
+def _budget(args: argparse.Namespace, r) -> tuple[int | None, float | None]:
+    """(steps, seconds): --steps and/or --seconds when given (both: whichever comes first), else the recipe's
+    number of steps."""
+    if args.steps is None and args.seconds is None:
+        return r.fit["steps"], r.fit.get("seconds")
+    return args.steps, args.seconds
+
+
+def describe_budget(steps: int | None, seconds: float | None) -> str:
+    parts = ([f"{steps:,} optimiser steps"] if steps else []) + ([f"{seconds:g} s"] if seconds else [])
+    return " or ".join(parts) + (", whichever comes first" if len(parts) == 2 else "")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -112,22 +127,26 @@ def train_command(args: argparse.Namespace, r=None) -> Path:
     if r is None:
         r = _choose_recipe(args)
         check_out_dir(args.out)
-    seconds = _budget(args, r)
+    steps, seconds = _budget(args, r)
     print(f"[ddpm] recipe {r.name!r}: {r.description}")
-    print(f"[ddpm] training for {f'{seconds:g} s' if seconds else ''}"
-          f"{' / ' if seconds and args.steps else ''}{f'{args.steps} steps' if args.steps else ''} ...", flush=True)
+    print(f"[ddpm] training for {describe_budget(steps, seconds)} (seed {args.seed}) ...", flush=True)
     # a progress bar only on a terminal (a log file would get one line per refresh)
     progress = None if sys.stderr.isatty() else False
-    result, s = r.train(seconds=seconds, steps=args.steps, seed=args.seed, device=args.device, progress=progress)
+    cpu = time.process_time()
+    result, s = r.train(seconds=seconds, steps=steps, seed=args.seed, device=args.device, progress=progress,
+                        **CLI_FIT)
+    cpu = time.process_time() - cpu
     losses = result.losses[-100:]
-    info = dict(steps=result.steps, seconds=result.seconds, final_loss=sum(losses) / max(len(losses), 1))
+    info = dict(steps=result.steps, seconds=result.seconds, cpu_seconds=cpu,
+                final_loss=sum(losses) / max(len(losses), 1))
     path = save_checkpoint(Path(args.out) / CHECKPOINT, result.model, recipe=dataclasses.asdict(r), train=info)
     n_params = sum(p.numel() for p in result.model.parameters())
     print(format_table("training", [
         ("recipe", r.name), ("data", r.data), ("conditional", r.conditional),
         ("schedule", f"{r.schedule['name']} T={s.T}"), ("model", f"{r.model['kind']} ({n_params:,} params)"),
         ("device", str(s.device)), ("optimiser steps", result.steps), ("wall time (s)", result.seconds),
-        ("steps / s", result.steps / max(result.seconds, 1e-9)), ("loss (last 100)", info["final_loss"]),
+        ("process CPU time (s)", cpu), ("steps / s", result.steps / max(result.seconds, 1e-9)),
+        ("loss (last 100)", info["final_loss"]),
         ("checkpoint", str(path))]))
     return path
 
@@ -245,10 +264,14 @@ def _training_options(p: argparse.ArgumentParser, conditional_default: bool, out
     p.set_defaults(conditional_default=conditional_default)
     p.add_argument("--recipe", default=None, choices=tuple(RECIPES),
                    help="a named recipe from coursekit.recipes (default: the one for --data and --conditional)")
-    p.add_argument("--seconds", type=positive_float, default=None,
-                   help="training budget in seconds (default: the recipe's, unless --steps is given)")
     p.add_argument("--steps", type=positive_int, default=None,
-                   help="training budget in optimiser steps (default: none, the time budget decides)")
+                   help="training budget in optimiser steps (default: the recipe's: "
+                        + ", ".join(f"{name} {r.fit['steps']:,}" for name, r in RECIPES.items() if r.data == "digits")
+                        + "; a 2-D set " + f"{RECIPES['ring8'].fit['steps']:,}"
+                        + "; seeded, so the same model on every machine with one thread)")
+    p.add_argument("--seconds", type=positive_float, default=None,
+                   help="a wall-clock budget in seconds instead (default: none; with --steps, whichever comes "
+                        "first): what it reaches depends on the machine")
     p.add_argument("--T", type=at_least(2), default=None,
                    help="number of diffusion steps, β rescaled to keep ᾱ_T near 0 (default: the recipe's)")
     add_out_option(p, out_default, "checkpoint.pt" + (", samples.pt, samples.png and denoising.png"
@@ -265,7 +288,7 @@ def _sampling_options(p: argparse.ArgumentParser, n_default: int) -> None:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("ddpm", help="DDPM: train, sample, or a one-minute demo", description=__doc__)
+    parser = subparsers.add_parser("ddpm", help="DDPM: train, sample, or a short demo", description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("train", help="train a DDPM and save a checkpoint",
@@ -278,7 +301,7 @@ def register(subparsers) -> None:
                                    "denoising.png, print the metrics.")
     p.add_argument("--checkpoint", metavar="FILE", default=f"runs/ddpm/{CHECKPOINT}",
                    help="a checkpoint written by coursekit ddpm train")
-    _sampling_options(p, 1000)
+    _sampling_options(p, 500)
     p.add_argument("--out", metavar="FOLDER", default=None,
                    help="output folder for samples.pt, samples.png and denoising.png (default: the "
                         "checkpoint's folder)")
@@ -286,8 +309,9 @@ def register(subparsers) -> None:
     add_device_options(p)
     p.set_defaults(func=files_only(sample_command))
 
-    p = sub.add_parser("demo", help="train then sample, about a minute on a 2-core CPU",
-                       description="Train then sample in one go (about a minute on a 2-core CPU).")
+    p = sub.add_parser("demo", help="train then sample: 6,000 steps, about half a minute on one CPU core",
+                       description="Train then sample in one go (the recipe's optimiser steps; digits-cond: 6,000, "
+                                   "about half a minute on one CPU core).")
     _training_options(p, conditional_default=True, out_default="runs/ddpm-demo")
     _sampling_options(p, 500)
     p.set_defaults(func=files_only(demo_command))

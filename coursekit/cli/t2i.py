@@ -1,6 +1,6 @@
 """coursekit t2i train|sample: text to image at toy scale (coursekit.text2image).
 
-    coursekit t2i train --seconds 180 --out runs/t2i         # about 3 min on a 2-core CPU
+    coursekit t2i train --out runs/t2i                       # 5,000 steps, the shipped model's (≈ 1 CPU-min)
     coursekit t2i sample --prompt "一个粗的七" --prompt "a thin 3 slanted to the right"
     coursekit t2i sample --checkpoint runs/t2i/checkpoint.pt --prompt "八" --guidance 5
 
@@ -32,20 +32,21 @@ from . import (
     positive_int,
     staged_outputs,
 )
-from .ddpm import format_table
+from .ddpm import describe_budget, format_table
 
 CHECKPOINT = "checkpoint.pt"
 PRETRAINED = "pretrained"
+DEFAULT_STEPS = 5000                 # what the shipped model (text2image.ASSET) was trained for: seed 0 remakes it
 
 
 def train_command(args: argparse.Namespace) -> Path:
     from .. import text2image as T
 
     out = check_out_dir(args.out)
-    seconds = args.seconds if args.seconds is not None else (None if args.steps else 180.0)
-    print(f"[t2i] training the text encoder and the denoiser for "
-          f"{f'{seconds:g} s' if seconds else f'{args.steps} steps'} ...", flush=True)
-    model = T.train(seconds=seconds, steps=args.steps, seed=args.seed, device=args.device,
+    steps = DEFAULT_STEPS if args.steps is None and args.seconds is None else args.steps
+    budget = describe_budget(steps, args.seconds)
+    print(f"[t2i] training the text encoder and the denoiser for {budget} (seed {args.seed}) ...", flush=True)
+    model = T.train(seconds=args.seconds, steps=steps, seed=args.seed, device=args.device,
                     progress=None if sys.stderr.isatty() else False)
     with staged_outputs(out) as stage:
         T.save(model, stage(CHECKPOINT))
@@ -118,10 +119,12 @@ def register(subparsers) -> None:
     p = sub.add_parser("train", help="train the text encoder and denoiser, save a checkpoint",
                        description="Train coursekit.text2image (Algorithm 1 on captioned digits) and save "
                                    "--out/checkpoint.pt.")
-    p.add_argument("--seconds", type=positive_float, default=None,
-                   help="training budget in seconds (default: 180, unless --steps is given)")
     p.add_argument("--steps", type=positive_int, default=None,
-                   help="training budget in optimiser steps (default: none, the time budget decides)")
+                   help=f"training budget in optimiser steps (default: {DEFAULT_STEPS:,}, the shipped model's; "
+                        "seeded, so the same model on every machine)")
+    p.add_argument("--seconds", type=positive_float, default=None,
+                   help="a wall-clock budget in seconds instead (default: none; with --steps, whichever comes "
+                        "first): what it reaches depends on the machine")
     add_out_option(p, "runs/t2i", "checkpoint.pt")
     add_seed_option(p, 0)
     add_device_options(p)
