@@ -1,18 +1,19 @@
 """Training time to quality on the embedded digits: the 70-line MLP baseline vs coursekit's recipes, same clock.
 
 Each row trains for the same wall-clock seconds on this machine in this run (or the same CPU seconds, ``--clock
-cpu``), samples ``--n`` images with Algorithm 2 and scores them with coursekit.metrics (class accuracy of the asked
-digit, Fréchet distance in the shipped metric classifier's feature space, and its ratio to the real floor
-FD(test, train) = 5.486). Every setup runs for each of ``--seeds`` (default three) with the same thread count;
-each row shows its training wall time and CPU time, and a summary gives the median FD / floor per setup.
+cpu``), samples ``--n`` images with Algorithm 2 and scores them with ``metrics.digit_report`` (class accuracy of the
+asked digit, the Fréchet distance to the unseen test split divided by ``frechet_reference(n)``, the FD of n real
+digits, and the share of near copies of training digits). Every setup runs for each of ``--seeds`` (default three)
+with the same thread count; each row shows its training wall time and CPU time, and a summary gives the median and
+range of FD / reference per setup.
 
     python bench/bench_training.py                   # conditional 30 s, unconditional 60 s, 3 seeds (~10 min)
     python bench/bench_training.py --only cond       # just the 30 s conditional pair
-    python bench/bench_training.py --cond-seconds 10 --uncond-seconds 20 --n 500 --seeds 0   # a quick look
+    python bench/bench_training.py --cond-seconds 10 --uncond-seconds 20 --seeds 0   # a quick look
     python bench/bench_training.py --clock cpu       # on a shared machine: budgets in CPU seconds (see --help)
 
-Targets (issue 18): conditional (w = 2) ≥ 99 % and FD ≤ 1.2× the floor, median of three seeds, in 30 s;
-unconditional FD ≤ 2× the floor in 60 s; beat the baseline on the same clock. Prints a table; asserts nothing.
+Issue 18 asked the recipes to beat the baseline on the same clock (and set FD targets in a metric the course no
+longer uses: FD against the train split over a fixed floor, so no target is printed). Prints a table; asserts nothing.
 Wall-clock numbers depend on what else the machine is doing: run it on a quiet machine for numbers to quote (on a
 shared one, ``--clock cpu``: with one thread the CPU seconds are the work done).
 """
@@ -37,7 +38,7 @@ from coursekit import metrics  # noqa: E402
 from coursekit.data import load_digits  # noqa: E402
 from coursekit.recipes import recipe  # noqa: E402
 
-TARGETS = {True: (30.0, 1.2), False: (60.0, 2.0)}          # conditional → (seconds, FD/floor bound)
+BUDGETS = {True: 30.0, False: 60.0}                          # conditional → seconds on the chosen clock
 
 
 def _cpu_rate(train_steps: Callable[[int], object], probe: int = 60) -> float:
@@ -87,7 +88,7 @@ def run_recipe(name: str, seconds: float, n: int, seed: int, clock: str) -> dict
 
 def print_table(rows: list[dict]) -> None:
     head = (f"{'setup':<50} {'cond':>4} {'seed':>4} {'budget':>6} {'wall s':>6} {'CPU s':>6} {'steps':>6} "
-            f"{'steps/CPU-s':>11} {'acc %':>6} {'FD':>7} {'FD/floor':>8} {'sample s':>8}")
+            f"{'steps/CPU-s':>11} {'acc %':>6} {'FD':>7} {'FD/ref':>7} {'copies%':>7} {'sample s':>8}")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -95,32 +96,28 @@ def print_table(rows: list[dict]) -> None:
         acc = 100 * rep["accuracy"] if "accuracy" in rep else float("nan")
         print(f"{r['name']:<50} {'yes' if cond else 'no':>4} {r['seed']:>4} {r['seconds']:>6.0f} {r['wall']:>6.1f} "
               f"{r['cpu']:>6.1f} {r['steps']:>6} {r['steps'] / r['cpu']:>11.1f} {acc:>6.1f} {rep['fd']:>7.2f} "
-              f"{rep['fd_ratio']:>8.2f} {r['sample_seconds']:>8.1f}")
-    print(f"\nmedian over seeds (FD floor, real test vs real train = {metrics.frechet_floor():.3f}; FD of n generated "
-          "vs the train split; a conditional row also needs ≥ 99 % accuracy)")
-    head = (f"{'setup':<50} {'cond':>4} {'seeds':>5} {'FD/floor median':>15} {'min–max':>11} {'acc % min':>9} "
-            f"{'target':>7} {'met':>4}")
+              f"{rep['fd_ratio']:>7.3f} {100 * rep['near_copy_rate']:>7.1f} {r['sample_seconds']:>8.1f}")
+    print("\nmedian (range) over seeds: FD of n generated digits to the unseen test split / the FD of n real digits "
+          "(1 = as good as real data); a conditional row also gives its lowest asked-digit accuracy")
+    head = (f"{'setup':<50} {'cond':>4} {'seeds':>5} {'FD/ref median':>13} {'min–max':>13} {'copies %':>8} "
+            f"{'acc % min':>9}")
     print(head)
     print("-" * len(head))
     for (name, cond) in dict.fromkeys((r["name"], r["conditional"]) for r in rows):
         mine = [r for r in rows if r["name"] == name and r["conditional"] == cond]
         ratios = [r["report"]["fd_ratio"] for r in mine]
         accs = [100 * r["report"].get("accuracy", float("nan")) for r in mine]
-        bound = TARGETS[cond][1]
-        median = statistics.median(ratios)
-        met = median <= bound and (not cond or min(accs) >= 99.0)
-        print(f"{name:<50} {'yes' if cond else 'no':>4} {len(mine):>5} {median:>15.2f} "
-              f"{min(ratios):>5.2f}–{max(ratios):<5.2f} {format(min(accs), '.1f') if cond else '—':>9} "
-              f"{'≤' + format(bound, '.1f'):>7} "
-              f"{'yes' if met else 'no':>4}")
+        copies = 100 * statistics.median(r["report"]["near_copy_rate"] for r in mine)
+        print(f"{name:<50} {'yes' if cond else 'no':>4} {len(mine):>5} {statistics.median(ratios):>13.3f} "
+              f"{min(ratios):>6.3f}–{max(ratios):<6.3f} {copies:>8.1f} {format(min(accs), '.1f') if cond else '—':>9}")
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("cond", "uncond"), default=None)
-    parser.add_argument("--cond-seconds", type=float, default=TARGETS[True][0])
-    parser.add_argument("--uncond-seconds", type=float, default=TARGETS[False][0])
-    parser.add_argument("--n", type=int, default=1000, help="samples scored per row (default 1000)")
+    parser.add_argument("--cond-seconds", type=float, default=BUDGETS[True])
+    parser.add_argument("--uncond-seconds", type=float, default=BUDGETS[False])
+    parser.add_argument("--n", type=int, default=500, help="samples scored per row (default 500, the course's n)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds (default 0,1,2)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1, as the CLI)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -136,7 +133,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, load average {load:.1f}, "
           f"n = {args.n}, seeds {seeds}, budget clock: {args.clock}")
-    metrics.frechet_floor()                               # train/cache the metric classifier outside the clocks
+    metrics.frechet_reference(args.n)                     # load the metric classifier and data outside the clocks
     rows = []
     for cond in (True, False):
         if args.only and args.only != ("cond" if cond else "uncond"):
@@ -147,7 +144,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         run_recipe("digits-cond" if cond else "digits", seconds, args.n, seed, args.clock)):
                 row["conditional"] = cond
                 rows.append(row)
-                print(f"  done: {row['name']}, seed {seed}, {row['steps']} steps, FD/floor "
+                print(f"  done: {row['name']}, seed {seed}, {row['steps']} steps, FD/reference "
                       f"{row['report']['fd_ratio']:.2f}", flush=True)
     print_table(rows)
     return rows
