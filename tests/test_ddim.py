@@ -394,3 +394,35 @@ def test_bad_arguments_are_named():
         with pytest.raises(ValueError, match=name):
             call()
     assert ddim.ddim_step(s, x, 10, 0, eps, eta=1.0) is not None      # σ = 0 on the last step: no noise needed
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the command line: coursekit ddpm sample --sampler ddim --steps S --eta η
+# ---------------------------------------------------------------------------------------------------------
+
+def test_cli_samples_a_checkpoint_with_ddim(tmp_path, capsys):
+    """The CLI's DDIM samples are ddim_sample's on the checkpoint's model (same seed: x_T, then one z a step), the
+    three files are written, and the DDIM options are one-line errors (exit 2) before any sampling."""
+    from coursekit.cli import main
+    from coursekit.cli.ddpm import load_run
+
+    assert main(["ddpm", "train", "--data", "ring8", "--steps", "30", "--T", "20", "--out", str(tmp_path)]) == 0
+    ckpt = str(tmp_path / "checkpoint.pt")
+    capsys.readouterr()
+    out = tmp_path / "ddim"
+    assert main(["ddpm", "sample", "--checkpoint", ckpt, "--sampler", "ddim", "--steps", "5", "--eta", "0.5",
+                 "--n", "64", "--seed", "7", "--out", str(out)]) == 0
+    assert "DDIM: 64 samples, 5 network calls (T = 20), eta = 0.5" in capsys.readouterr().out
+    assert {p.name for p in out.iterdir()} >= {"samples.pt", "samples.png", "denoising.png"}
+    model, r, _ = load_run(ckpt)
+    s = r.build_schedule("cpu")
+    expected = D.ddim_sample(model, s, (64, 2), steps=5, eta=0.5, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(torch.load(out / "samples.pt")["samples"], expected)
+
+    for argv, says in ((["--steps", "5"], "--steps: only with --sampler ddim"),
+                       (["--sampler", "ddim", "--steps", "21"], "--steps: expected at most the model's T = 20"),
+                       (["--sampler", "ddim", "--eta", "1.5"], "--eta: expected a number in [0, 1]")):
+        assert main(["ddpm", "sample", "--checkpoint", ckpt, "--out", str(tmp_path / "bad"), *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0], err
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())

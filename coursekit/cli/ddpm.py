@@ -2,6 +2,7 @@
 
     coursekit ddpm train --data digits --out runs/ddpm        # the recipe's 10,000 optimiser steps
     coursekit ddpm sample --checkpoint runs/ddpm/checkpoint.pt --n 500
+    coursekit ddpm sample --sampler ddim --steps 25 --eta 0   # DDIM (unit 07): 25 network calls instead of T
     coursekit ddpm demo                      # both in one go: 6,000 steps, about half a minute on one core
     coursekit ddpm demo --seconds 60         # a time budget instead (what it reaches depends on the machine)
 
@@ -103,6 +104,32 @@ def _check_guidance(guidance: float | None, r) -> None:
                          f"is unconditional (train with --conditional on digits)")
 
 
+def _eta(text: str) -> float:
+    """``--eta``: DDIM's η, a number in [0, 1] (0 deterministic, 1 Algorithm 2's stochasticity)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def _check_sampler(args: argparse.Namespace, r) -> None:
+    """--steps and --eta belong to --sampler ddim; --steps at most the model's T; DDIM needs an ε- or x̂_0-model."""
+    if getattr(args, "sampler", "ddpm") != "ddim":
+        for option, value in (("--steps", getattr(args, "steps", None)), ("--eta", getattr(args, "eta", None))):
+            if value is not None:
+                raise UsageError(f"{option}: only with --sampler ddim (Algorithm 2 takes all T steps)")
+        return
+    T = r.schedule["T"]
+    if args.steps is not None and args.steps > T:
+        raise UsageError(f"--steps: expected at most the model's T = {T} network calls, got {args.steps}")
+    if r.prediction not in ("eps", "x0"):
+        raise UsageError(f"--sampler: DDIM needs a model that predicts eps or x0, recipe {r.name!r} predicts "
+                         f"{r.prediction!r}")
+
+
 def _budget(args: argparse.Namespace, r) -> tuple[int | None, float | None]:
     """(steps, seconds): --steps and/or --seconds when given (both: whichever comes first), else the recipe's
     number of steps."""
@@ -178,6 +205,7 @@ def sample_command(args: argparse.Namespace) -> dict[str, float]:
     """Sample from a checkpoint, write the PNGs and samples.pt (all or none), print and return the metrics."""
     model, r, info = load_run(args.checkpoint, args.device)
     _check_guidance(args.guidance, r)
+    _check_sampler(args, r)
     out = check_out_dir(args.out if args.out else Path(args.checkpoint).parent)
     return _sample(args, model, r, info, out)
 
@@ -189,10 +217,13 @@ def _sample(args: argparse.Namespace, model, r, info: dict, out: Path) -> dict[s
     device = next(model.parameters()).device
     s = r.build_schedule(device)
     overrides = {} if args.guidance is None else {"guidance_scale": args.guidance}
-    print(f"[ddpm] Algorithm 2: {args.n} samples, T = {s.T} steps ...", flush=True)
     start = time.perf_counter()
-    x, labels, trajectory = r.draw(model, s, args.n, seed=args.seed, trajectory_every=max(1, s.T // 20),
-                                   **overrides)
+    if getattr(args, "sampler", "ddpm") == "ddim":
+        x, labels, trajectory = _draw_ddim(model, r, s, args, overrides)
+    else:
+        print(f"[ddpm] Algorithm 2: {args.n} samples, T = {s.T} steps ...", flush=True)
+        x, labels, trajectory = r.draw(model, s, args.n, seed=args.seed, trajectory_every=max(1, s.T // 20),
+                                       **overrides)
     sample_seconds = time.perf_counter() - start
     x = x.cpu()
     if not bool(torch.isfinite(x).all()):
@@ -235,6 +266,28 @@ def _sample(args: argparse.Namespace, model, r, info: dict, out: Path) -> dict[s
              ("samples PNG", str(grid)), ("denoising strip PNG", str(strip))]
     print(format_table("samples and metrics", rows))
     return report
+
+
+def _draw_ddim(model, r, s, args: argparse.Namespace, overrides: dict):
+    """DDIM (coursekit.diffusion.ddim_sample) on --steps network calls with --eta, the recipe's labels and guidance:
+    (samples, labels, what the denoising strip shows: the states x_τ from x_T down to x_0)."""
+    from types import SimpleNamespace
+
+    from .. import diffusion as D
+
+    steps = args.steps if args.steps is not None else 50
+    eta = args.eta if args.eta is not None else 0.0
+    print(f"[ddpm] DDIM: {args.n} samples, {steps} network calls (T = {s.T}), eta = {eta:g} ...", flush=True)
+    settings = {**r.sample, **overrides}
+    labels = r.labels_for(args.n)
+    device = next(model.parameters()).device
+    g = torch.Generator(device=device).manual_seed(args.seed)
+    x, states = D.ddim_sample(model, s, (args.n, *r.data_shape()), steps=steps, eta=eta, generator=g,
+                              y=None if labels is None else labels.to(device),
+                              guidance_scale=float(settings.get("guidance_scale", 1.0)), prediction=r.prediction,
+                              clip_denoised=bool(settings.get("clip_denoised", False)), trajectory=True)
+    strip = SimpleNamespace(steps=D.ddim_timesteps(s.T, steps), x_t=states[:-1].cpu(), x0=x.cpu())
+    return x, labels, strip
 
 
 def demo_command(args: argparse.Namespace) -> dict[str, float]:
@@ -302,6 +355,12 @@ def register(subparsers) -> None:
     p.add_argument("--checkpoint", metavar="FILE", default=f"runs/ddpm/{CHECKPOINT}",
                    help="a checkpoint written by coursekit ddpm train")
     _sampling_options(p, 500)
+    p.add_argument("--sampler", choices=("ddpm", "ddim"), default="ddpm",
+                   help="ddpm: Algorithm 2, T network calls (default); ddim: DDIM (unit 07) on --steps calls")
+    p.add_argument("--steps", type=positive_int, default=None,
+                   help="--sampler ddim only: network calls, at most T (default 50)")
+    p.add_argument("--eta", type=_eta, default=None,
+                   help="--sampler ddim only: η in [0, 1], 0 deterministic, 1 Algorithm 2's noise (default 0)")
     p.add_argument("--out", metavar="FOLDER", default=None,
                    help="output folder for samples.pt, samples.png and denoising.png (default: the "
                         "checkpoint's folder)")
