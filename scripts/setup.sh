@@ -23,6 +23,10 @@ if [ ! -x .venv/bin/coursekit ] || ! (cd / && "$OLDPWD/$VPY" -c "import courseki
         2>/dev/null); then
     "$VPY" -m pip install -q -e ".[dev]"
 fi
+# The local JupyterHub (scripts/hub.sh, tests/test_hub.py) only when asked: bash scripts/setup.sh --hub
+if [ "${1:-}" = "--hub" ] && ! "$VPY" -c "import jupyterhub, configurable_http_proxy" 2>/dev/null; then
+    "$VPY" -m pip install -q -e ".[dev,hub]"
+fi
 # System packages for the browser test, Chinese labels and the grading sandbox (skipped when not root or not
 # Debian/Ubuntu).
 need=""
