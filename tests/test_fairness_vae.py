@@ -1,9 +1,11 @@
 """The VAE assignment through the real nbgrader pipeline, and its fairness class: the reference scores 100 %, the blank
-release 0; four correct submissions written independently of the reference (torch.distributions and coursekit.train.fit;
+release 0; five correct submissions written independently of the reference (torch.distributions and coursekit.train.fit;
 a σ parametrisation, numpy-style sums and an own network and loop; other import styles with coursekit's helpers
-where the part allows them; …) score full marks part by part; eight subtly wrong ones (one known bug each) lose
-exactly the part the bug is in. Everything is graded by ONE ``nbgrader autograde`` call (tests/course.py); scores
-are read from the gradebook."""
+where the part allows them; helpers named like test variables, _kl and _z, used across parts; …) score full marks
+part by part; seventeen subtly wrong ones (one known bug each) lose
+exactly the part the bug is in, and the failing test names the mistake. Everything is graded in ONE course copy by
+ONE ``nbgrader autograde`` call (tests/course.py), which also checks the committed release against its generation
+and ``nbgrader validate --invert``; scores are read from the gradebook."""
 
 from __future__ import annotations
 
@@ -216,31 +218,115 @@ def train_vae(x, steps=1200, seed=0):
 ''',
 }
 
+UNDERSCORE_HELPERS = {   # helpers named like the globals old test cells left behind (_z, _kl, _x, _e, _loss, _G):
+    # a part that calls an earlier part's helper must find it intact (tests keep their names to themselves)
+    "reparameterize": '''
+def _z(mu, sigma, noise):
+    return mu + sigma * noise
+
+
+def reparameterize(mu, logvar):
+    return _z(mu, torch.exp(0.5 * logvar), torch.randn_like(mu))
+''',
+    "kl": '''
+def _kl(mu, logvar):                     # per latent dimension
+    return 0.5 * (mu * mu + torch.exp(logvar) - logvar - 1.0)
+
+
+def gaussian_kl(mu, logvar):
+    return _kl(mu, logvar).sum(dim=1)
+''',
+    "elbo": '''
+def _x(logits, x):                       # log p(x | z) per image
+    return (x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum(dim=1)
+
+
+def _e(encoder, decoder, x):
+    mu, logvar = encoder(x)
+    return _x(decoder(_z(mu, torch.exp(0.5 * logvar), torch.randn_like(mu))), x) - _kl(mu, logvar).sum(1)
+
+
+def elbo(encoder, decoder, x):
+    return _e(encoder, decoder, x)
+''',
+    "train_step": '''
+def _loss(encoder, decoder, x):
+    return -elbo(encoder, decoder, x).mean()
+
+
+def train_step(encoder, decoder, optimizer, x):
+    optimizer.zero_grad()
+    _l = _loss(encoder, decoder, x)
+    _l.backward()
+    optimizer.step()
+    return float(_l)
+''',
+    "experiment": '''
+_G = None                                # a global of the student's, named like an old test cell's
+
+
+def train_vae(x, steps=900, seed=0):
+    _g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    _enc, _dec = Encoder(latent_dim=5, hidden=80), Decoder(latent_dim=5, hidden=80)
+    _opt = torch.optim.Adam([*_enc.parameters(), *_dec.parameters()], lr=3e-3)
+    for _ in range(steps):
+        train_step(_enc, _dec, _opt, x[torch.randint(len(x), (64,), generator=_g)])
+    return _enc, _dec
+''',
+}
+
 CORRECT = {"distributions": DISTRIBUTIONS, "sigma_style": SIGMA_STYLE, "import_styles": IMPORT_STYLES,
-           "closed_forms": CLOSED_FORMS}
+           "closed_forms": CLOSED_FORMS, "underscore_helpers": UNDERSCORE_HELPERS}
 
 
 # --- wrong submissions: one known bug each, in one part ----------------------------------------------------
 
 REFERENCE_REPARAM = "return mu + torch.exp(0.5 * logvar) * eps     # z = μ + σ ⊙ ε"
 REFERENCE_KL = "return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=1)"
-WRONG = {   # student: (grade_id of the answer cell, text in the reference, replacement, the part it must cost)
-    "sigma_as_logvar": ("reparameterize", REFERENCE_REPARAM, "return mu + logvar * eps", "test_reparameterize"),
-    "no_noise": ("reparameterize", REFERENCE_REPARAM, "return mu + 0.0 * logvar", "test_reparameterize"),
+REFERENCE_REC = 'log_px_z = -F.binary_cross_entropy_with_logits(decoder(z), x, reduction="none").sum(dim=1)'
+WRONG = {   # student: (grade_id of the answer cell, text in the reference, replacement, the part it must cost,
+    #            text the failing test's message must contain, or None where the student's own error is the message)
+    "sigma_as_logvar": ("reparameterize", REFERENCE_REPARAM, "return mu + logvar * eps", "test_reparameterize",
+                        "log σ² was used as σ"),
+    "sigma_is_variance": ("reparameterize", REFERENCE_REPARAM, "return mu + torch.exp(logvar) * eps",
+                          "test_reparameterize", "exp(log σ²) is the variance"),
+    "no_noise": ("reparameterize", REFERENCE_REPARAM, "return mu + 0.0 * logvar", "test_reparameterize",
+                 "the noise ε is missing"),
+    "shared_eps": ("reparameterize", "eps = torch.randn_like(mu)", "eps = torch.randn(mu.shape[1])",
+                   "test_reparameterize", "one ε shared by the whole batch"),
     "detached_sample": ("reparameterize", REFERENCE_REPARAM, "return (mu + torch.exp(0.5 * logvar) * eps).detach()",
-                        "test_reparameterize"),
-    "kl_sign": ("kl", REFERENCE_KL, "return -0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=1)", "test_kl"),
-    "kl_no_half": ("kl", REFERENCE_KL, "return (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=1)", "test_kl"),
-    "kl_batch_sum": ("kl", REFERENCE_KL, "return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum()", "test_kl"),
+                        "test_reparameterize", "no .detach()"),
+    "kl_sign": ("kl", REFERENCE_KL, "return -0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=1)", "test_kl",
+                "the sign of the KL is wrong"),
+    "kl_no_half": ("kl", REFERENCE_KL, "return (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=1)", "test_kl",
+                   "missing the ½"),
+    "kl_mean_over_dims": ("kl", REFERENCE_KL, "return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).mean(dim=1)",
+                          "test_kl", "averaged over the latent dimensions"),
+    "kl_batch_sum": ("kl", REFERENCE_KL, "return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum()", "test_kl",
+                     "one KL per example"),
     "elbo_sign": ("elbo", "return log_px_z - gaussian_kl(mu, logvar)", "return gaussian_kl(mu, logvar) - log_px_z",
-                  "test_elbo"),
-    "no_zero_grad": ("train_step", "    optimizer.zero_grad()\n", "", "test_train_step"),
+                  "test_elbo", "wrong sign"),
+    "decodes_mu": ("elbo", REFERENCE_REC, REFERENCE_REC.replace("decoder(z)", "decoder(mu)"), "test_elbo",
+                   "not a sample"),
+    "elbo_sigma_is_variance": ("elbo", "z = reparameterize(mu, logvar)",
+                               "z = mu + torch.exp(logvar) * torch.randn_like(mu)", "test_elbo", "not exp(log σ²)"),
+    "elbo_mean_over_pixels": ("elbo", REFERENCE_REC, REFERENCE_REC.replace(".sum(dim=1)", ".mean(dim=1)"),
+                              "test_elbo", "not the mean"),
+    # an elbo that raises: part 3 is lost, part 5 is not (it is graded with correct parts 1–4)
+    "elbo_raises": ("elbo", REFERENCE_REC, REFERENCE_REC.replace(".sum(dim=1)", ".sum(dim=2)"), "test_elbo", None),
+    "no_zero_grad": ("train_step", "    optimizer.zero_grad()\n", "", "test_train_step",
+                     "forgot optimizer.zero_grad()"),
+    "loss_per_pixel": ("train_step", "loss = -elbo(encoder, decoder, x).mean()",
+                       "loss = -elbo(encoder, decoder, x).mean() / 64", "test_train_step", "divided by the 64 pixels"),
+    "too_few_steps": ("experiment", "for _ in range(steps):", "for _ in range(min(steps, 100)):",
+                      "test_experiment_vae", "train_vae itself falls short"),
 }
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """One course copy; every submission graded by a single `nbgrader autograde` call."""
+    """ONE course copy (its release generated by nbgrader) and ONE `nbgrader autograde` call for every case."""
     root = course.make_course(tmp_path_factory.mktemp("vae_course"), ASSIGNMENT)
     release = course.release(root, ASSIGNMENT)
     reference = course.answered(release, course.solution(root, ASSIGNMENT))
@@ -249,7 +335,7 @@ def graded(tmp_path_factory):
     for student, answers in CORRECT.items():
         course.submit(root, student, ASSIGNMENT, course.answer(reference, {k: v.strip() + "\n"
                                                                            for k, v in answers.items()}))
-    for student, (grade_id, old, new, _) in WRONG.items():
+    for student, (grade_id, old, new, _, _) in WRONG.items():
         source = course.cell(reference, grade_id).source
         assert old in source, (student, old)
         course.submit(root, student, ASSIGNMENT, course.answer(reference, {grade_id: source.replace(old, new)}))
@@ -260,6 +346,15 @@ def graded(tmp_path_factory):
 
 def _auto(row: dict[str, float]) -> dict[str, float]:
     return {k: v for k, v in row.items() if k in PARTS}
+
+
+def test_release_equals_generation(graded):
+    """The committed release is what `nbgrader generate_assignment` wrote in this course copy."""
+    course.assert_release_is_generated(graded[0], ASSIGNMENT)
+
+
+def test_validate_invert_passes_on_release(graded):
+    course.assert_blank_release_fails_every_test(graded[0], ASSIGNMENT)
 
 
 def test_reference_full_marks_and_blank_zero(graded):
@@ -281,12 +376,20 @@ def test_each_bug_costs_exactly_its_part(graded, student):
     assert _auto(scores[student]) == {**PARTS, part: 0.0}, scores[student]
 
 
-def test_the_written_answer_waits_for_the_instructor(graded):
-    """The written part is an nbgrader 'manually graded answer': autograde leaves it to formgrader."""
+@pytest.mark.parametrize("student", sorted(s for s, w in WRONG.items() if w[4]))
+def test_each_bug_is_named_by_its_test(graded, student):
+    """The failing test cell's error (what the student reads, in the notebook or the feedback) names the mistake."""
+    root, _, _ = graded
+    part, hint = WRONG[student][3:]
+    errors = course.cell_errors(root, student, ASSIGNMENT)
+    assert part in errors and hint in errors[part], (part, hint, errors.get(part, "")[-600:])
+
+
+def test_the_written_answer_waits_for_the_instructor_with_its_rubric(graded):
+    """The written part is an nbgrader task: autograde leaves it to the instructor, whose Formgrader view of each
+    submission shows the bilingual rubric with partial credit; the release does not contain it."""
     root, scores, _ = graded
+    course.assert_rubric_for_the_grader(root, ASSIGNMENT, "written", "reference", 2)
     with Gradebook(grading._db_url(root)) as gb:
-        grade = gb.find_grade("written", ASSIGNMENT, ASSIGNMENT, "reference")
-        assert grade.max_score == 2 and grade.needs_manual_grade and grade.auto_score is None
-        blank = gb.find_grade("written", ASSIGNMENT, ASSIGNMENT, "blank")
-        assert blank.score == 0 and not blank.needs_manual_grade           # an untouched answer needs no reading
+        assert gb.find_grade("written", ASSIGNMENT, ASSIGNMENT, "blank").needs_manual_grade   # a task is always read
     assert scores["reference"]["total"] == sum(PARTS.values())
