@@ -230,10 +230,14 @@ WRONG = {
 }
 
 
+ROOT: list = []
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     start = time.perf_counter()
     root = course.make_course(tmp_path_factory.mktemp("fair"), ASSIGNMENT)
+    ROOT[:] = [root]
     release, solution = course.release(root, ASSIGNMENT), course.solution(root, ASSIGNMENT)
     reference = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution.cells
                  if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
@@ -288,3 +292,24 @@ def test_each_bug_costs_exactly_its_part(graded, student):
     got = {p: scores[student][p] for p in PARTS}
     want = {p: (0.0 if p in expected[student] else 2.0) for p in PARTS}
     assert got == want, student
+
+
+def test_the_grader_sees_the_rubric(graded):
+    """The written part is a task worth 2 points that waits for the instructor; the notebook Formgrader opens shows
+    its bilingual rubric with partial credit, the release does not."""
+    course.assert_rubric_for_the_grader(ROOT[0], ASSIGNMENT, "written", "reference", 2.0)
+
+
+@pytest.mark.parametrize("student, part, words", [
+    ("g_grads_accumulate", "test_step", ("opt_g.zero_grad()", "梯度会累加")),
+    ("d_eps_in_log", "test_d_loss", ("ε inside the log", "log 里加了 ε")),
+    ("d_bce_on_probabilities", "test_d_loss", ("binary cross-entropy on probabilities", "二元交叉熵")),
+    ("step_ignores_kind", "test_step", ("kind", "g_loss")),
+    ("stops_too_early", "test_experiment_ring", ("at least 500 steps", "至少 500 步")),
+])
+def test_what_the_student_is_told(graded, student, part, words):
+    """A failing part's message (what feedback shows of a hidden test) names the likely mistake in both languages
+    and no hidden input."""
+    message = course.cell_errors(ROOT[0], student, ASSIGNMENT)[part]
+    assert all(w in message for w in words), message
+    assert not any(seed in message for seed in ("5101", "5103", "5107", "5207", "5307")), message
