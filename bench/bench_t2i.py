@@ -1,16 +1,19 @@
 """Text to image at toy scale (coursekit.text2image), measured: what the model understood, and at what cost.
 
-    .venv/bin/python bench/bench_t2i.py                         # train with the defaults (180 s), measure
-    .venv/bin/python bench/bench_t2i.py --steps 20000           # a step budget instead (reproducible)
-    .venv/bin/python bench/bench_t2i.py --checkpoint pretrained # measure the shipped model only
-    .venv/bin/python bench/bench_t2i.py --steps 20000 --asset   # also write coursekit/assets/t2i_digits.pt
+    .venv/bin/python bench/bench_t2i.py                         # train 5,000 steps (seed 0), measure
+    .venv/bin/python bench/bench_t2i.py --seconds 180           # a wall-clock budget instead (machine-dependent)
+    .venv/bin/python bench/bench_t2i.py --checkpoint pretrained --compare   # measure the shipped model only
+    .venv/bin/python bench/bench_t2i.py --asset                 # also write coursekit/assets/t2i_digits.pt
 
 Prints (1) training: optimiser steps, wall and process CPU seconds, the load average; (2) on the held-out
 phrasings (captions.HELD_OUT, never seen in training), per language and guidance scale, the share of samples
 the metric classifier reads as the asked digit; (3) for ink, slant and size, per digit, the measured attribute
 of samples asked "thick" vs "thin" (left/right, big/small) and on how many digits the two sides are in order;
-(4) FD / floor of the unconditional samples (the empty prompt) and of the digit-only prompts; (5) with
-``--compare``, the label-conditioned DDPM recipe ``digits-cond`` trained for the same wall time, scored alike.
+(4) sample quality with the course's corrected metric (``metrics.digit_report``): n = 500 samples against the
+unseen test split, FD / reference (the reference is FD of 500 real train digits vs the test split), KID and the
+share of near copies of training digits beside it, for the empty prompt (unconditional) and for the digit-only
+prompts "0"…"9" (50 each); (5) with ``--compare``, the shipped label-conditioned DDPM ``digits-cond`` of unit 04b
+(``diffusion.pretrained``), scored alike at the same n and w.
 """
 
 from __future__ import annotations
@@ -39,13 +42,14 @@ def _row(*cells) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seconds", type=float, default=180.0, help="training budget in wall seconds (default 180)")
-    p.add_argument("--steps", type=int, default=None, help="training budget in steps (default: the time decides)")
+    p.add_argument("--seconds", type=float, default=None, help="a wall-clock budget in seconds instead of steps")
+    p.add_argument("--steps", type=int, default=5000, help="training budget in optimiser steps (default 5,000: "
+                   "the shipped model's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--checkpoint", default=None, help="measure this file ('pretrained': the shipped model)")
     p.add_argument("--asset", action="store_true", help="write the trained model to coursekit/assets (float16)")
-    p.add_argument("--compare", action="store_true", help="also train digits-cond for the same wall time")
+    p.add_argument("--compare", action="store_true", help="also score the shipped digits-cond DDPM alike")
     p.add_argument("--n", type=int, default=4, help="samples per held-out prompt (4 prompts per digit)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -54,8 +58,8 @@ def main() -> None:
     if args.checkpoint:
         model = T.pretrained() if args.checkpoint == "pretrained" else T.load(args.checkpoint)
     else:
-        seconds = None if args.steps and args.seconds == 180.0 else args.seconds
-        model = T.train(seconds=seconds, steps=args.steps, seed=args.seed, progress=False)
+        steps = None if args.seconds is not None else args.steps
+        model = T.train(seconds=args.seconds, steps=steps, seed=args.seed, progress=False)
     info = model.train_info
     print("\n## training\nsteps | wall s | CPU s | CPU ms/step | loss (last 100) | load average now")
     print(_row(info.get("steps"), info.get("seconds"), info.get("cpu_seconds"),
@@ -82,30 +86,35 @@ def main() -> None:
             diffs = " ".join(f"{h - lo:+.3f}" for h, lo in zip(r["high"], r["low"]))
             print(_row(attribute, lang, " vs ".join(r["prompts"]), r["wins"], diffs))
 
-    print("\n## Fréchet distance (metric classifier features), 360 samples each, w = 3")
+    print("\n## sample quality (metrics.digit_report: n = 500 vs the unseen test split, w = 3 for prompts)")
+    print("samples | n | FD | FD reference | FD / reference | KID×1000 (real digits) | near copies | asked digit")
     start, c0 = time.perf_counter(), _cpu()
-    uncond = T.generate(model, [""], n_per_prompt=360, guidance_scale=1.0, seed=args.seed)
+    uncond = T.generate(model, [""], n_per_prompt=N_QUALITY, guidance_scale=1.0, seed=args.seed)
     words = [str(d) for d in range(10)]
-    cond = T.generate(model, words, n_per_prompt=36, guidance_scale=3.0, seed=args.seed)
-    labels = torch.arange(10).repeat_interleave(36)
-    ru, rc = metrics.digit_report(uncond), metrics.digit_report(cond, labels)
-    print("samples | FD / floor | accuracy")
-    print(_row("empty prompt (unconditional)", ru["fd_ratio"], "-"))
-    print(_row("prompts '0'..'9'", rc["fd_ratio"], rc["accuracy"]))
+    cond = T.generate(model, words, n_per_prompt=N_QUALITY // 10, guidance_scale=3.0, seed=args.seed)
+    labels = torch.arange(10).repeat_interleave(N_QUALITY // 10)
+    _quality_row("empty prompt (unconditional, w = 1)", metrics.digit_report(uncond))
+    _quality_row("prompts '0'..'9', w = 3", metrics.digit_report(cond, labels))
     print(f"(sampling and metrics: {time.perf_counter() - start:.1f} s wall, {_cpu() - c0:.1f} s CPU)")
 
-    if args.compare and not args.checkpoint:
-        from coursekit.recipes import recipe
+    if args.compare:
+        from coursekit import diffusion as D
 
-        r = recipe("digits-cond")
-        c0 = _cpu()
-        result, s = r.train(seconds=float(info["seconds"]), seed=args.seed, progress=False)
-        cpu = _cpu() - c0
-        x, y = r.draw(result.model, s, 360, seed=args.seed, guidance_scale=3.0)
-        rep = metrics.digit_report(x.clamp(-1, 1), y)
-        print("\n## label-conditioned DDPM (recipe digits-cond) on the same wall clock\nsteps | CPU s | "
-              "FD / floor (labels, w = 3) | accuracy")
-        print(_row(result.steps, cpu, rep["fd_ratio"], rep["accuracy"]))
+        net, s = D.pretrained("digits-cond")
+        info = D.pretrained_info("digits-cond")
+        g = torch.Generator().manual_seed(args.seed)
+        x = D.sample(net, s, (N_QUALITY, 1, 8, 8), generator=g, y=labels, guidance_scale=3.0).clamp(-1, 1)
+        print("\n## the shipped label-conditioned DDPM (diffusion.pretrained('digits-cond'), "
+              f"{info.get('steps')} steps)")
+        _quality_row("labels 0..9, w = 3", metrics.digit_report(x, labels))
+
+
+N_QUALITY = 500          # the course's sample size for FD (its reference is measured at the same n)
+
+
+def _quality_row(name: str, r: dict) -> None:
+    print(_row(name, r["n"], r["fd"], r["fd_ref"], r["fd_ratio"], f"{r['kid']:.1f} ({r['kid_ref']:.1f})",
+               f"{100 * r['near_copy_rate']:.1f} %", f"{100 * r['accuracy']:.1f} %" if "accuracy" in r else "-"))
 
 
 if __name__ == "__main__":

@@ -57,6 +57,8 @@ def test_patchgan_explorer_in_jupyterlab(tmp_path, artifacts_dir):
 
 
 def test_text_to_image_prompt_box_in_jupyterlab(tmp_path, artifacts_dir):
+    """06d (zh): prompts sent with Enter, a prompt typed and sent with the Generate button (typing alone does not
+    redraw; the hint line under the box says so), then the guidance slider."""
     with browser.notebook_in_lab(tmp_path, TEXT2IMAGE, through="TextToImageExplorer(") as page:
         box = page.locator(".widget-vbox", has=page.locator(".widget-text", has_text="提示词")).last
         box.scroll_into_view_if_needed()
@@ -69,7 +71,16 @@ def test_text_to_image_prompt_box_in_jupyterlab(tmp_path, artifacts_dir):
             page.keyboard.type(prompt)
             page.keyboard.press("Enter")
             browser.wait_src_change(box, before)
-        slider = box.locator(".widget-slider", has_text="引导强度 w").first
+        # typed but not sent (no Enter): the Generate button draws it
+        before = browser.image_src(box)
+        field = box.locator(".widget-text input").first
+        field.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("一个细的四")
+        box.locator("button", has_text="生成").first.click()
+        browser.wait_src_change(box, before)
+        assert "回车" in box.locator(".widget-html").first.inner_text(), "the hint under the prompt box is missing"
+        slider = box.locator(".widget-slider", has_text="引导系数 w").first
         browser.move_slider_and_check_figure(page, box, slider, 0, "the text-to-image explorer (w = 0)")
         box.scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts_dir / "browser_06d_zh_text2image.png"))

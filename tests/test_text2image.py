@@ -274,6 +274,19 @@ def test_widget_redraws_on_a_new_prompt_and_w(model):
     w.slider.value = 0.0
     assert w.image.value != second
     assert "image/png" in w._repr_mimebundle_()
+    # Generate redraws what the box holds; a click that changes nothing (right after Enter) samples nothing
+    drawn = []
+    w._render = lambda: drawn.append(w.state()) or b"\x89PNG drawn"
+    w.button.click()
+    assert drawn == []
+    w.text.value = "八"
+    w.button.click()
+    assert drawn == [("八", 0.0)] and w.image.value == b"\x89PNG drawn"
+    # the edition's language on every control, and a line that says when the picture is redrawn
+    assert (w.text.description, w.button.description, w.slider.description) == ("提示词", "生成", "引导系数 w")
+    assert "回车" in w.hint.value and "回车" in w.button.tooltip and "w = 0" in w.slider.tooltip
+    en = TextToImageExplorer(model, prompt="7", n=2, lang="en")
+    assert (en.text.description, en.button.description) == ("prompt", "Generate") and "Enter" in en.hint.value
     with pytest.raises(ValueError, match="lang must be one of"):
         TextToImageExplorer(model, lang="fr")
 

@@ -2,13 +2,19 @@
 
 Slide: d_φ(x, y) = 1/(NM) Σ_i Σ_j d_φ^patch(x[i:i+k, j:j+k], y[i:i+k, j:j+k]).
 The network is fully convolutional: each of its N×M output logits sees only a k×k patch of the input (its
-receptive field, 感受野), so averaging the per-patch losses is exactly the slide's 1/(NM) Σ.
+receptive field, 感受野). Read exactly, the slide's sums run i = 0..N and j = 0..M, (N + 1)(M + 1) terms over
+1/(NM), with a patch at every pixel; the network's N×M patches are **strided**: logit (i, j) sees rows
+s·i − p … s·i − p + k − 1 with s = 2^n_layers, p = 3s − 1 and k = 9s − 2 (:func:`patch_span`), so neighbouring
+patches overlap and the outer ones reach into the zero padding. Training averages the per-patch losses over the
+N×M logits (the reference's mean-reduced BCE or MSE on the grid: each patch is judged real or fake on its own),
+i.e. the mean of the patches' log-likelihoods, not the log of their mean d.
 
 Layout (n_layers = 3, the reference "basic" D): five 4×4 convolutions
     C64 (stride 2, no norm) → C128 (s2) → C256 (s2) → C512 (s1) → 1 channel (s1),
 all with padding 1 and LeakyReLU(0.2); channels double up to 8·ndf. A 256×256 input gives a 30×30 grid of
-logits, each seeing a 70×70 patch. n_layers = 1 gives the 16×16 PatchGAN, n_layers = 5 the 286×286
-"ImageGAN" of the paper's comparison; :class:`PixelDiscriminator` is its 1×1 "PixelGAN".
+logits, each seeing a 70×70 patch. The paper compares 1×1, 16×16, 70×70 and 286×286 patches: n_layers = 1, 3
+and 5 here (n_layers = 2 and 4 give 34 and 142, not in that comparison); the 1×1 "PixelGAN" is a separate
+network of 1×1 convolutions, :class:`PixelDiscriminator` (n_layers = 0 is no PatchGAN: the recursion would give 7).
 """
 
 from __future__ import annotations
@@ -66,6 +72,27 @@ def patch_output_size(image_size: int, n_layers: int = 3) -> int:
         if h < 1:
             raise ValueError(f"image_size {image_size} is too small for n_layers = {n_layers}")
     return h
+
+
+def patch_stride(n_layers: int = 3) -> int:
+    """How far apart the patches of neighbouring logits are: the product of the strides, 2^n_layers."""
+    return 2 ** _check_layers(n_layers)
+
+
+def patch_span(n_layers: int, index: int) -> tuple[int, int]:
+    """The input rows [first, last] that output row ``index`` of a :class:`PatchDiscriminator` sees (columns
+    alike). Walk back through the 4×4 convolutions with padding 1: output row i of a conv with stride s reads
+    input rows i·s − 1 … i·s − 1 + 3. Rows below 0 or past the image are the zero padding.
+
+    first = s·index − p and last = first + k − 1, with s = :func:`patch_stride` and k = :func:`patch_receptive_field`
+    (p = 3s − 1: 23 for n_layers = 3, so logit 0 sees rows −23 … 46 and logit 1 rows −15 … 54)."""
+    n_layers = _check_layers(n_layers)
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise ValueError(f"index must be an int >= 0, got {index!r}")
+    first = last = index
+    for stride in [1, 1] + [2] * n_layers:        # from the last conv back to the first
+        first, last = first * stride - 1, last * stride - 1 + 3
+    return first, last
 
 
 class PatchDiscriminator(nn.Module):

@@ -231,12 +231,36 @@ def train_pix2pix(G: nn.Module, D: nn.Module | None, x: Tensor, y: Tensor, *, st
 
 
 @torch.no_grad()
-def translate(G: nn.Module, x: Tensor, batch_size: int = 256) -> Tensor:
-    """G(x) in eval mode (BatchNorm running statistics, dropout off), returned on the CPU."""
+def translate(G: nn.Module, x: Tensor, batch_size: int = 256, dropout: bool = False, seed: int | None = None
+              ) -> Tensor:
+    """G(x) with BatchNorm's running statistics, returned on the CPU.
+
+    ``dropout=False`` (the default) is the usual evaluation mode: G is a deterministic function of x.
+    ``dropout=True`` keeps every ``nn.Dropout`` of G switched on, as Isola et al. do at test time: dropout is
+    pix2pix's only noise z, so G(x, z) then differs from call to call (``seed`` fixes the draw). The paper also
+    normalises with the test batch's own statistics; here BatchNorm keeps its running statistics either way.
+    A G without dropout layers (the course's small U-Nets: the reference puts dropout only in the 8·ngf levels
+    next to the bottleneck, which a U-Net needs 6 or more levels to have) gives the same output both ways.
+    """
     check_tensor("x", x, ndim=4)
     device = next(G.parameters()).device
     was_training = G.training
     G.eval()
-    out = torch.cat([G(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)])
-    G.train(was_training)
+    if dropout:
+        for module in G.modules():
+            if isinstance(module, nn.Dropout):
+                module.train()                     # z ~ dropout masks, as during training
+    try:
+        cuda = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda, enabled=seed is not None):      # leave the global RNG alone
+            if seed is not None:
+                torch.manual_seed(seed)
+            out = torch.cat([G(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)])
+    finally:
+        G.train(was_training)
     return out
+
+
+def dropout_layers(G: nn.Module) -> int:
+    """How many ``nn.Dropout`` layers G has: pix2pix's noise z enters only through them."""
+    return sum(isinstance(m, nn.Dropout) for m in G.modules())

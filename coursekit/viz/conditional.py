@@ -32,9 +32,12 @@ LABELS: dict[str, dict[str, str]] = {
         "w_hint": "拖动滑块或在右侧数字框输入 w（自动取最近的测得值）。左：该 w 下的样本，第 k 列是数字 k，"
                   "同一位置的样本来自同一个 x_T；右：测得的曲线，黑圈标出当前的 w。",
         "digit": "数字 {k}",
-        "patch_title": "{n} 层 PatchGAN：一个输出看到 {k}×{k} 像素（输出网格 {m}×{m}）",
-        "pixel_title": "PixelGAN (1×1)：一个输出只看到 1 个像素（输出网格 {m}×{m}）",
-        "outside": "（感受野超出图像，超出部分为填充）",
+        "patch_title": "{n} 层 PatchGAN：一个输出看到 {k}×{k} 像素，输出网格 {m}×{m}",
+        "pixel_title": "PixelGAN（另一个网络，只有 1×1 卷积）：一个输出只看 1 个像素",
+        "in_paper": "论文比较的大小之一；",
+        "pixel_note": "每个像素单独判断，看不到任何空间结构",
+        "neighbour": "橙色虚线：相邻输出的块，错开 {s} 像素",
+        "outside": "；图像外的部分是填充",
         "value": "数值",
         "layers": "PatchGAN 层数",
         "position": "输出位置",
@@ -56,9 +59,12 @@ LABELS: dict[str, dict[str, str]] = {
                   "the samples at that w, column k is digit k, one position starts from one x_T for every w; "
                   "right: the measured curves, the current w circled in black.",
         "digit": "digit {k}",
-        "patch_title": "{n}-layer PatchGAN: one output sees {k}×{k} pixels ({m}×{m} outputs)",
-        "pixel_title": "PixelGAN (1×1): one output sees 1 pixel ({m}×{m} outputs)",
-        "outside": " (the field spills past the image: padding)",
+        "patch_title": "{n}-layer PatchGAN: one output sees {k}×{k} pixels, {m}×{m} outputs",
+        "pixel_title": "PixelGAN (a separate net of 1×1 convs): one output sees 1 pixel",
+        "in_paper": "one of the paper's sizes; ",
+        "pixel_note": "each pixel judged on its own, no spatial structure",
+        "neighbour": "dashed orange: the next output's patch, {s} pixels on",
+        "outside": "; outside the image: padding",
         "value": "value",
         "layers": "PatchGAN layers",
         "position": "output position",
@@ -162,15 +168,11 @@ def plot_guidance_curve(ws: Sequence[float], accuracy: Sequence[float], fd_ratio
 # ---------------------------------------------------------------------------------------------------------
 
 def patch_span(n_layers: int, index: int) -> tuple[int, int]:
-    """The input rows [first, last] that output row ``index`` of a PatchDiscriminator with ``n_layers`` sees
-    (n_layers = 0: the 1×1 PixelGAN). Walk back through the 4×4 convolutions (padding 1): an output row i
-    of a conv with stride s reads input rows i·s − 1 … i·s − 1 + 3."""
-    if n_layers == 0:
-        return index, index
-    first = last = index
-    for stride in [1, 1] + [2] * n_layers:          # from the last conv back to the first
-        first, last = first * stride - 1, last * stride - 1 + 3
-    return first, last
+    """The input rows [first, last] that output row ``index`` sees: :func:`coursekit.gan.patchgan.patch_span` for a
+    PatchGAN, and the pixel itself for ``n_layers = 0``, the separate 1×1 PixelGAN."""
+    from ..gan.patchgan import patch_span as span
+
+    return (index, index) if n_layers == 0 else span(n_layers, index)
 
 
 def draw_patch(ax, image: Tensor, n_layers: int, index: int, lang: str = "en") -> None:
@@ -186,14 +188,20 @@ def draw_patch(ax, image: Tensor, n_layers: int, index: int, lang: str = "en") -
     first, last = patch_span(n_layers, index)
     k = last - first + 1
     ax.add_patch(Rectangle((first - 0.5, first - 0.5), k, k, fill=True, fc=(1, 0, 0, 0.18), ec="red", lw=2))
+    m = size if n_layers == 0 else patch_output_size(size, n_layers)
+    neighbour = index + 1 if index + 1 < m else index - 1          # the next logit's patch: shifted by the stride
+    n_first, _ = patch_span(n_layers, neighbour)
+    ax.add_patch(Rectangle((n_first - 0.5, n_first - 0.5), k, k, fill=False, ec="orange", lw=1.2, ls="--"))
     pad = max(0, -first, last - size + 1)
     ax.set_xlim(-0.5 - pad, size - 0.5 + pad)
     ax.set_ylim(size - 0.5 + pad, -0.5 - pad)
     ax.set_xticks([])
     ax.set_yticks([])
-    m = size if n_layers == 0 else patch_output_size(size, n_layers)
     title = text("pixel_title", lang, m=m) if n_layers == 0 else text("patch_title", lang, n=n_layers, k=k, m=m)
-    ax.set_title(title + (text("outside", lang) if pad else ""), fontsize=9)
+    note = text("in_paper", lang) if n_layers in (0, 1, 3, 5) else ""       # 1×1, 16, 70, 286: Isola et al.'s four
+    note += text("pixel_note", lang) if n_layers == 0 else text("neighbour", lang, s=abs(n_first - first))
+    note += text("outside", lang) if pad else ""
+    ax.set_title(title + "\n" + note, fontsize=9)
 
 
 # ---------------------------------------------------------------------------------------------------------
