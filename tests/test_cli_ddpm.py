@@ -84,6 +84,29 @@ def test_demo_on_digits_prints_the_metrics(tmp_path, capsys):
     assert saved["labels"].tolist() == [i % 10 for i in range(30)]       # columns 0–9 in the grid
 
 
+@pytest.mark.slow
+def test_the_readme_demo_at_its_defaults_prints_figures_in_the_stated_bands(tmp_path, capsys):
+    """The README's first command as it is (default steps, seed, n): ~35 CPU-s. The bands live in
+    coursekit.recipes.DEMO_BANDS, which the README and docs/ddpm-cli.md quote."""
+    from pathlib import Path
+
+    from coursekit.recipes import DEMO_BANDS, DEMO_RECIPE, recipe
+
+    code, out = _run(capsys, "demo", "--out", str(tmp_path))
+    assert code == 0, out
+    assert f"recipe {DEMO_RECIPE!r}" in out
+    assert _value(out, "optimiser steps") == recipe(DEMO_RECIPE).fit["steps"]
+    assert _value(out, "samples scored (at most the 1,437 real train digits)") == 500
+    printed = {"fd_ratio": _value(out, "FD / reference (1 = real data)"),
+               "accuracy": _value(out, "class accuracy (asked digit)"),
+               "near_copy_rate": _value(out, "near copies of train digits (unseen digits: 0.05)")}
+    for name, (low, high) in DEMO_BANDS.items():
+        assert low <= printed[name] <= high, (name, printed[name], (low, high))
+    doc = (Path(__file__).parents[1] / "docs" / "ddpm-cli.md").read_text(encoding="utf-8")
+    lo, hi = DEMO_BANDS["fd_ratio"]
+    assert f"FD / reference {lo}–{hi}" in doc                       # the docs quote the same band
+
+
 def test_demo_defaults_to_unconditional_for_2d_and_train_to_unconditional_digits():
     from coursekit.cli import build_parser
     from coursekit.cli.ddpm import _choose_recipe
