@@ -10,6 +10,7 @@ Parts (2 points each): test_mask, test_masked_conv, test_bpd, test_sampling, tes
 
 from __future__ import annotations
 
+import re
 import time
 
 import course
@@ -267,6 +268,8 @@ CORRECT = {"numpy_style": NUMPY, "float64_style": FLOAT64, "other_imports": OTHE
 WRONG = {
     # name: (grade_id of the answer cell, old text, new text, the parts that must score 0)
     "mask_swapped": ("mask", 'if mask_type == "B":', 'if mask_type == "A":', {"test_mask"}),
+    # the centre kept in type A: the model of part 5 would see its own pixel, but part 5 is graded with a correct
+    # mask in place (its visible test tells the student), so only part 1 loses
     "centre_in_A": ("mask", '    if mask_type == "B":\n        mask[c, c] = 1.0',
                     '    mask[c, c] = 1.0', {"test_mask"}),
     "mask_row_off_by_one": ("mask", "mask[:c, :] = 1.0", "mask[:c - 1, :] = 1.0", {"test_mask"}),
@@ -282,8 +285,8 @@ WRONG = {
                          "            flat = x.view(n, -1)\n"
                          "            flat[:, i:] = (2.0 * k.float() / (levels - 1) - 1.0)[:, None]",
                          {"test_sampling"}),
-    # the mask applied once to the weights at construction, not in forward: the layer leaks once the weights move,
-    # and so does the trained model of part 5 (a real, non-causal model: losing that part too is right)
+    # the mask applied once to the weights at construction, not in forward: the layer leaks once the weights move;
+    # part 5 is graded with a correct MaskedConv2d in its place, so the bug costs part 2 only
     "mask_only_at_init": ("masked_conv",
                           "        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)",
                           "        if not getattr(self, '_masked', False):\n"
@@ -291,7 +294,16 @@ WRONG = {
                           "                self.weight.mul_(self.mask)\n"
                           "            self._masked = True\n"
                           "        return F.conv2d(x, self.weight, self.bias, padding=self.padding)",
-                          {"test_masked_conv", "test_experiment"}),
+                          {"test_masked_conv"}),
+    # a bug that only a mask larger than 3×3 shows: just the pixel next to the centre is kept in the centre row
+    "mask_adjacent_left_only": ("mask", "mask[c, :c] = 1.0", "mask[c, c - 1] = 1.0", {"test_mask"}),
+    # sampling that reads another pixel's logits, or takes the most likely level instead of a draw
+    "sample_transposed_logits": ("sampling", "model(x)[:, :, r, c]", "model(x)[:, :, c, r]", {"test_sampling"}),
+    "sample_argmax": ("sampling", "k = torch.multinomial(probs, 1, generator=generator)[:, 0]",
+                      "k = probs.argmax(dim=1)", {"test_sampling"}),
+    # a model that sees its own pixel (type B first): about 1.1 bits/dim, not an autoregressive model
+    "sees_its_own_pixel": ("experiment", 'MaskedConv2d(1, hidden, 7, "A")', 'MaskedConv2d(1, hidden, 7, "B")',
+                           {"test_experiment"}),
 }
 
 
@@ -332,10 +344,14 @@ def _wrong(release, solution, grade_id: str, old: str, new: str):
     return nb
 
 
+ROOT: list = []
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """One course; the reference, the blank release, every correct and every wrong submission; one autograde."""
     root = course.make_course(tmp_path_factory.mktemp("fair"), NAME)
+    ROOT[:] = [root]
     release, solution = course.release(root, NAME), course.solution(root, NAME)
     course.submit(root, "reference", NAME, course.answered(release, solution))
     course.submit(root, "blank", NAME, release)
@@ -369,6 +385,22 @@ def test_reference_full_marks_and_blank_zero(graded):
     assert scores["reference"]["written"] == 0.0              # graded by hand in formgrader
     assert scores["reference"]["total"] == 10.0
     assert all(v == 0 for v in scores["blank"].values()), scores["blank"]
+
+
+def test_the_grader_sees_the_rubric(graded):
+    """The written part is a task worth 2 points that waits for the instructor; the notebook Formgrader opens shows
+    its bilingual rubric with partial credit, the release does not."""
+    course.assert_rubric_for_the_grader(ROOT[0], NAME, "written", "reference", 2.0)
+
+
+def test_failure_messages_are_bilingual_hints(graded):
+    """What a failing test tells the student (feedback shows a hidden test's message, never its code): a hint in
+    both languages, no hidden input."""
+    for student, part in (("sample_argmax", "test_sampling"), ("sees_its_own_pixel", "test_experiment"),
+                          ("mask_adjacent_left_only", "test_mask")):
+        message = course.cell_errors(ROOT[0], student, NAME)[part]
+        assert re.search(r"[\u4e00-\u9fff]", message) and re.search(r"[a-z]{4} [a-z]{4}", message), (student, message)
+        assert "4204" not in message and "4206" not in message
 
 
 @pytest.mark.parametrize("student", sorted(CORRECT))
