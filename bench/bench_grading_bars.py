@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 # The grading rule of each assignment's experiment: (runs at most, bar text); kept equal to the hidden tests.
 RULES = {"gan": (3, "≥ 7 of 8 modes and ≥ 50 % high quality"),
-         "ddpm": (1, "sliced Wasserstein ≤ 0.3 and ≥ 6 of 8 modes"),
+         "ddpm": (3, "sliced Wasserstein ≤ 0.3 and ≥ 6 of 8 modes"),
          "pixelcnn": (1, "test bits/dim ≤ 2.2 and a causal model")}
 
 

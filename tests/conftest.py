@@ -49,6 +49,12 @@ def artifacts_dir() -> Path:
     return path
 
 
+# Modules that read one shared fixture run on one worker, so it is built once: the DDPM class is graded once for
+# the pipeline, the sandbox attacks and the fairness class (tests/fixtures/submissions/ddpm_class.py).
+SHARED_SCOPES = {name: "ddpm-class" for name in ("test_nbgrader_pipeline.py", "test_sandbox_attacks.py",
+                                                 "test_fairness_ddpm.py")}
+
+
 @pytest.hookimpl(optionalhook=True)              # a hook of pytest-xdist: `-p no:xdist` must still work
 def pytest_xdist_make_scheduler(config, log):
     """With pytest-xdist (``-n 2 --dist loadscope``, as scripts/test.sh runs the suite): a module's tests run on one
@@ -65,6 +71,7 @@ def pytest_xdist_make_scheduler(config, log):
             name = nodeid.split("::")[-1]
             if name.startswith(("test_notebook_runs[", "test_notebook_runs_like_colab[")):
                 return nodeid                                    # each notebook execution alone
-            return nodeid.split("::", 1)[0]                      # otherwise the module
+            module = nodeid.split("::", 1)[0]
+            return SHARED_SCOPES.get(module.rsplit("/", 1)[-1], module)   # otherwise the module (or its group)
 
     return ByModule(config, log)

@@ -48,7 +48,20 @@ def test_release_equals_generation(generated):
 
 
 def test_release_leaks_nothing():
-    course.assert_release_hides_the_solution("ddpm", ("4101", "4105"), 6)
+    source, _ = course.assert_release_hides_the_solution("ddpm", ("4101", "4105"), 6, written_task="posterior_answer")
+    scheme = course.cell(source, "posterior_answer").source
+    scheme = scheme[scheme.index("### BEGIN MARK SCHEME"):]         # the rubric and the model answer, instructors only
+    assert "0.25" in scheme and "评分标准" in scheme and "Rubric" in scheme and "c_0(t)" in scheme
+    assert scheme[200:260] not in RELEASE.read_text(encoding="utf-8")
+
+
+def test_top_states_the_grading_rules():
+    """Both languages state, at the top: the stderr rule, the cell time limits nbgrader_config.py sets, how part 5
+    is graded (its seeds, the bar, the measured pass rate, with the student's own earlier parts) and the one name
+    tests use."""
+    course.assert_top_states_the_grading_rules(
+        "ddpm", ("≤ 0.3", "至少覆盖 6 个", "至多三次", "你自己的", "_tests", "30 个种子"),
+        ("≤ 0.3", "at least 6 of the 8 modes", "up to three runs", "your own", "_tests", "30 seeds"))
 
 
 def test_release_is_bilingual_and_locked():
@@ -57,7 +70,7 @@ def test_release_is_bilingual_and_locked():
     assert re.search(r"[\u4e00-\u9fff]", markdown) and "Algorithm 2" in markdown and "算法 2" in markdown
     assert "前向过程的闭式解" in markdown and "Pass criterion" in markdown and "评分标准" in markdown
     for cell in release.cells:                      # instructions: a Chinese paragraph, then an English one
-        if cell.cell_type != "markdown" or cell.metadata.get("nbgrader", {}).get("solution"):
+        if cell.cell_type != "markdown" or cell.source.strip() == "YOUR ANSWER HERE":
             continue
         paragraphs = [p for p in cell.source.split("\n\n") if p.strip() and not p.startswith(("#", "|"))]
         chinese = [bool(re.search(r"[\u4e00-\u9fff]", p)) for p in paragraphs]
@@ -67,11 +80,12 @@ def test_release_is_bilingual_and_locked():
     meta = setup.metadata["nbgrader"]
     assert meta["grade_id"] == "setup" and meta["locked"] and not setup.metadata["editable"]
     assert "COURSEKIT_PROGRESS" in setup.source and "filterwarnings" in setup.source
-    tests = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    tests = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")
+             or c.metadata.get("nbgrader", {}).get("task")]
     assert [c.metadata["nbgrader"]["points"] for c in tests] == [2] * 7
-    assert all(c.metadata["nbgrader"]["locked"] for c in tests if c.cell_type == "code")
-    written = [c for c in tests if c.cell_type == "markdown"]
-    assert len(written) == 1 and written[0].metadata["nbgrader"]["solution"]        # graded in formgrader
+    assert all(c.metadata["nbgrader"]["locked"] for c in tests)
+    written = [c for c in tests if c.cell_type == "markdown"]           # a task graded in formgrader, with its rubric
+    assert len(written) == 1 and written[0].metadata["nbgrader"]["task"]
 
 
 @pytest.mark.slow
@@ -264,7 +278,7 @@ def test_hidden_tests_accept_other_correct_float32_answers(monkeypatch):
 
 # --- the visible tests name the common mistakes (the fairness class's one-bug submissions) -------------------
 
-VISIBLE_HINTS = {                       # student of tests/test_fairness_ddpm.py → words the visible test must say
+VISIBLE_HINTS = {                       # student of the fairness class (ddpm_fairness.py) → words the visible test says
     "t_from_zero": "t = 0",
     "t_never_T": "never drew t = T",
     "skips_last_step": "t = 1 is missing",
@@ -274,6 +288,10 @@ VISIBLE_HINTS = {                       # student of tests/test_fairness_ddpm.py
     "model_fed_x0": "fed x_0",
     "broadcast_2d_only": "",            # torch's own broadcast error is enough
     "guidance_convention": "another convention",
+    "guidance_8x8_only": "",            # the answer's own reshape error, on the visible 5×7 images
+    "loss_summed_per_example": "summed over each example",
+    "loss_passes_t_minus_1": "t − 1 passed to the model",
+    "sampler_without_noise": "never adds noise",
 }
 
 
@@ -281,7 +299,7 @@ ANSWER_CELLS = ("schedule", "q_sample", "loss", "p_sample", "train_sample", "gui
 
 
 def _fairness_module():
-    spec = importlib.util.spec_from_file_location("fairness_ddpm", REPO / "tests" / "test_fairness_ddpm.py")
+    spec = importlib.util.spec_from_file_location("fairness_ddpm", REPO / "tests/fixtures/submissions/ddpm_fairness.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -299,6 +317,7 @@ def test_visible_tests_name_the_common_mistakes(student, monkeypatch):
                for k, v in cells.items() if k in ANSWER_CELLS}
     answers[grade_id] = answers[grade_id].replace(old, new)
     monkeypatch.setenv("COURSEKIT_GRADING", "1")                     # the visible quality run is skipped
+    monkeypatch.setenv("COURSEKIT_TIMEOUT_SCALE", "20")              # a busy machine: no guard fires mid-import
     for key in ("COURSEKIT_PROGRESS", "COURSEKIT_DEVICE"):
         monkeypatch.setenv(key, os.environ.get(key, ""))
     threads = torch.get_num_threads()
@@ -319,3 +338,23 @@ def test_visible_tests_name_the_common_mistakes(student, monkeypatch):
     first = sorted(zero)[0] if student != "abar_prev_for_abar" else "test_q_sample"
     assert first in failed, f"{student}: the visible test of {first} passed"
     assert VISIBLE_HINTS[student] in failed[first], failed[first]
+
+
+def test_part_5_names_the_earlier_part_and_tests_leave_names_alone():
+    """When part 5 fails because of an earlier part, its visible test says which one; a sampler that never adds
+    noise is told so (not "not good enough yet"); and no test cell binds a name but _tests."""
+    loss = ("loss", "model(x_t, t)", "model(x_t, t - 1)")
+    cases = {   # edits → (the parts that fail, words part 5's message must hold)
+        "t − 1 inside ddpm_loss": ([loss], {"test_loss", "test_train_sample"},
+                                   ("t − 1", "fix part 3 first", "第 3 部分")),
+        "no noise in the sampler": ([("train_sample", "z = torch.randn(n, 2, generator=g)", "z = torch.zeros(n, 2)")],
+                                    {"test_train_sample"}, ("never adds noise", "z ~ N(0, I)", "从不加噪声")),
+        "σ_t z missing in p_sample_step": ([("p_sample", "return mean + var.sqrt() * z", "return mean")],
+                                           {"test_p_sample", "test_train_sample"}, ("ignores z", "fix part 4 first")),
+    }
+    for case, (edits, parts, words) in cases.items():
+        verdicts = course.visible_verdicts("ddpm", edits)
+        failed = {p: v for p, v in verdicts.items() if v != "ok"}
+        assert set(failed) == parts, (case, failed)
+        assert all(w in failed["test_train_sample"] for w in words), (case, failed["test_train_sample"])
+    assert set(course.visible_verdicts("ddpm").values()) == {"ok"}

@@ -1,22 +1,22 @@
 """The real nbgrader pipeline on the DDPM assignment: generate → submitted/<student>/ddpm → autograde →
 gradebook, with hostile and broken submissions graded in one batch, then re-graded in parallel.
 
-Scores are read from the gradebook (nbgrader.api.Gradebook), never from exit codes.
+The class is graded once for three modules (tests/fixtures/submissions/ddpm_class.py: these cases, the sandbox
+attacks and the fairness class in one course copy and one ``nbgrader autograde``); this module's later commands
+(a regrade, feedback, export) run in a copy of that course. Scores are read from the gradebook
+(nbgrader.api.Gradebook), never from exit codes.
 """
 
 from __future__ import annotations
 
 import csv
 import importlib.util
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
 
 from coursekit import grading
 
@@ -24,46 +24,41 @@ REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "ddpm"
 pytestmark = pytest.mark.slow
 
-
-def _load_cases():
-    spec = importlib.util.spec_from_file_location("submission_cases", REPO / "tests/fixtures/submissions/make.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import course  # noqa: E402
 
 
-CASES = _load_cases()
+def _load(path: Path, name: str):
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
-def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, capture_output=True, text=True,
-                          env=env)
-
-
-def make_course(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(REPO / "solutions", root / "solutions")
-    proc = nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
-    assert proc.returncode == 0, proc.stderr
-    return root
+CLASS = _load(REPO / "tests/fixtures/submissions/ddpm_class.py", "ddpm_class")
+CASES = CLASS.cases()
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """One course, every case submitted, autograded once by `nbgrader autograde` (sequential)."""
-    os.environ["COURSEKIT_TIMEOUT_SCALE"] = "0.5"        # the runaway cases stop sooner; still bounded
-    root = make_course(tmp_path_factory.mktemp("course"))
-    expected = CASES.write_cases(root)
-    proc = nbgrader(root, "autograde", ASSIGNMENT)
-    return root, expected, grading.scores(root, ASSIGNMENT), proc
+def shared(tmp_path_factory):
+    """The graded DDPM class (shared with the attack and fairness modules)."""
+    return CLASS.graded(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def graded(shared, tmp_path_factory):
+    """(copy of the graded course for this module's own commands, expected totals, scores, autograde process)."""
+    root = tmp_path_factory.mktemp("pipeline") / "course"
+    shutil.copytree(shared["root"], root, symlinks=True)
+    return root, shared["pipeline"], shared["sequential"], shared["proc"]
 
 
 def test_every_case_scores_exactly(graded):
     root, expected, scores, proc = graded
-    assert set(scores) == set(expected), "every student of the batch is in the gradebook"
-    totals = {student: row["total"] for student, row in scores.items()}
+    assert set(expected) <= set(scores), "every student of the batch is in the gradebook"
+    totals = {student: scores[student]["total"] for student in expected}
     assert totals == expected, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
@@ -111,11 +106,12 @@ def test_the_stderr_defence_is_needed_and_regrading_is_stable(graded):
     """Without IgnorePattern the progress bar on stderr zeroes a correct training cell (nbgrader's trap is real);
     re-grading with the course config gives the first scores back."""
     root, _, sequential, _ = graded
-    proc = nbgrader(root, "autograde", ASSIGNMENT, "--student", "stderr_noise", "--force",
-                    "--IgnorePattern.enabled=False")
+    env = dict(course.os.environ, COURSEKIT_TIMEOUT_SCALE=CLASS.TIMEOUT_SCALE)
+    proc = course.nbgrader(root, "autograde", ASSIGNMENT, "--student", "stderr_noise", "--force",
+                           "--IgnorePattern.enabled=False", env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert grading.scores(root, ASSIGNMENT)["stderr_noise"]["test_train_sample"] == 0
-    proc = nbgrader(root, "autograde", ASSIGNMENT, "--student", "stderr_noise", "--force")
+    proc = course.nbgrader(root, "autograde", ASSIGNMENT, "--student", "stderr_noise", "--force", env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert grading.scores(root, ASSIGNMENT) == sequential
 
@@ -136,37 +132,40 @@ def test_feedback_hides_the_hidden_tests(graded):
     assert "AssertionError" in wrong                                 # the student still sees which part failed
 
 
-PARALLEL_STUDENTS = ["reference", "wrong_visible", "kernel_crash", "stderr_noise"]
-
-
-def test_parallel_regrade_matches_sequential(graded):
-    """Regrade a few students in parallel (2 workers), the crash among them: their scores equal the sequential
-    run's, and every other student's gradebook entries are untouched (nothing lost)."""
-    root, expected, sequential, _ = graded
-    before = sorted(p.name for p in (root / "autograded").iterdir())
-    parallel = grading.autograde_parallel(root, ASSIGNMENT, students=PARALLEL_STUDENTS, workers=2)
-    assert parallel == sequential
-    assert set(parallel) == set(expected)
-    assert sorted(p.name for p in (root / "autograded").iterdir()) == before
-    assert not (root / ".parallel_executed").exists()
-    with Gradebook(grading._db_url(root)) as gb:
-        for student in expected:
-            sub = gb.find_submission(ASSIGNMENT, student)
-            assert len([g for nb in sub.notebooks for g in nb.grades]) == len(CASES.PARTS) + len(CASES.MANUAL), student
+def test_parallel_regrade_matches_sequential(shared):
+    """A few students (the crash among them) and the attacks, regraded in parallel (2 workers) right after the
+    sequential run: scores equal the sequential run's, and every other student's gradebook entries are untouched
+    (nothing lost)."""
+    assert set(CLASS.PIPELINE_PARALLEL) <= set(shared["parallel_students"])
+    assert shared["parallel"] == shared["sequential"]
+    assert shared["autograded_after_parallel"] == shared["autograded_before_parallel"]
+    assert not shared["parallel_marker_left"]
+    per_cell = len(CASES.PARTS) + len(CASES.MANUAL)
+    assert set(shared["grades_per_student"]) == set(shared["sequential"])
+    assert set(shared["grades_per_student"].values()) == {per_cell}
 
 
 def test_export_has_every_student(graded):
-    root, expected, sequential, _ = graded
-    proc = nbgrader(root, "export", "--to", "grades.csv")
+    root, expected, _, _ = graded
+    proc = course.nbgrader(root, "export", "--to", "grades.csv")
     assert proc.returncode == 0, proc.stderr
     rows = {r["student_id"]: r for r in csv.DictReader((root / "grades.csv").open(encoding="utf-8"))}
     assert {s: float(rows[s]["score"]) for s in expected} == expected
 
 
-def test_nbgrader_feedback_would_leak(graded):
-    """Why coursekit.grading.feedback exists: nbgrader's own feedback shows the hidden tests."""
+def test_the_grader_sees_the_rubric(graded):
+    """Part 7 is a task worth 2 points that waits for the instructor; the notebook Formgrader opens shows its
+    bilingual rubric with partial credit, the release does not."""
     root, _, _, _ = graded
-    proc = nbgrader(root, "generate_feedback", ASSIGNMENT, "--student", "blank", "--force")
+    course.assert_rubric_for_the_grader(root, ASSIGNMENT, "posterior_answer", "reference", 2.0)
+
+
+def test_nbgrader_feedback_would_leak(graded):
+    """Why the course configures its own feedback: nbgrader's default feedback converter shows the hidden tests."""
+    root, _, _, _ = graded
+    defaults = '["nbgrader.preprocessors.GetGrades", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]'
+    proc = course.nbgrader(root, "generate_feedback", ASSIGNMENT, "--student", "blank", "--force",
+                           f"--GenerateFeedback.preprocessors={defaults}")
     assert proc.returncode == 0, proc.stderr
     html = (root / "feedback" / "blank" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
     assert "BEGIN HIDDEN TESTS" in html
