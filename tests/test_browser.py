@@ -8,6 +8,7 @@ is in tests/browser.py."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import browser
@@ -21,6 +22,16 @@ pytestmark = browser.needs_browser
 def _fits(element) -> bool:
     """The element's text is not clipped (its content is no wider than its box)."""
     return element.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+
+
+def _readout(page, slider, timeout_s: float = 20.0) -> str:
+    """The slider's readout once the browser has drawn it (under load a freshly rendered slider's readout stays
+    empty for a moment after the rest of the widget is there)."""
+    readout = slider.locator(".widget-readout")
+    deadline = time.monotonic() + timeout_s
+    while not (text := readout.inner_text().strip()) and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    return text
 
 
 def test_chinese_notebook_widgets_in_jupyterlab(tmp_path, artifacts_dir):
@@ -68,7 +79,7 @@ def test_chinese_notebook_widgets_in_jupyterlab(tmp_path, artifacts_dir):
         tooltip = play.get_attribute("title") or ""
         assert "播放" in tooltip and "停止" in tooltip and "循环" in tooltip, f"Play tooltip: {tooltip!r}"
         frame = player.locator(".widget-slider", has_text="帧").first
-        assert frame.locator(".widget-readout").inner_text().strip() == "1"        # frame 1 is t = T, as the title
+        assert _readout(page, frame) == "1", player.inner_html()[:2000]           # frame 1 is t = T, as the title
         browser.move_slider_and_check_figure(page, player, frame, 40, "the denoising player")
         assert frame.locator(".widget-readout").inner_text().strip() == "40"
         caption = player.locator(".widget-html").first.inner_text()
