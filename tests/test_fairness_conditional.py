@@ -1,9 +1,11 @@
 """The `conditional` assignment through the real nbgrader pipeline, and its fairness class: the reference scores
-full marks and the blank release zero; five correct submissions written independently of the reference (numpy,
+full marks and the blank release zero; six correct submissions written independently of the reference (numpy,
 float64, one batched model call, other loss spellings, other import styles, allowed coursekit helpers, own sampling
-loops and accuracy measurements for the experiment) score full marks part by part; twelve subtly wrong ones each
-lose exactly the part they break. One course copy, one
-`nbgrader autograde` call for every case (module-scoped fixture); scores come from the gradebook."""
+loops and accuracy measurements for the experiment, digit by digit included, W_CHOICE from 1 to 4, the natural
+F.l1_loss inside the CycleGAN objective) score full marks part by part; each subtly wrong one (one bug) loses
+exactly the part it breaks, and the failing test's message names the mistake. ONE course copy and ONE
+`nbgrader autograde` call for every case (module-scoped fixture), which also checks the committed release against
+its generation and `nbgrader validate --invert`; scores come from the gradebook."""
 
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def accuracy_by_w(model, ws, seed, n_per_digit=20):
         out[w] = digit_report(sample_digits(model, labels, w, SCHEDULE, seed), labels)["accuracy"]
     return out
 
-W_CHOICE = 2.0
+W_CHOICE = 1.0
 ''',
         "pix2pix": '''
 import torch.nn.functional as nnf
@@ -362,7 +364,7 @@ def accuracy_by_w(model, ws, seed, n_per_digit=20):
     labels = torch.cat([torch.full((n_per_digit,), k, dtype=torch.long) for k in range(10)])
     return {float(w): float(class_accuracy(sample_digits(model, labels, w, SCHEDULE, seed), labels)[0]) for w in ws}
 
-W_CHOICE = 2.0
+W_CHOICE = 4.0
 ''',
         "pix2pix": '''
 def pix2pix_generator_objective(G, D, x, y, lambda_l1=100.0):
@@ -404,41 +406,144 @@ def cyclegan_generator_objective(G, F, D_X, D_Y, x, y, lambda_cycle=10.0, lambda
     return adv + lambda_cycle * cyc + lambda_cycle * lambda_identity * idt
 ''',
     },
+    "digit_by_digit": {                  # one run of Algorithm 2 per digit, the stub's argument names, F.l1_loss inside
+        "guidance": '''
+NULL_LABEL = -1
+
+def guided_step(model, x_t, t, y, w, betas, alpha_bars, z):
+    tb = torch.full((len(y),), t, dtype=torch.long)
+    e_c, e_u = model(x_t, tb, y), model(x_t, tb, torch.full_like(y, NULL_LABEL))
+    eps = (1 - w) * e_u + w * e_c
+    a_t = 1 - betas[t - 1]
+    x = (x_t - (1 - a_t) / torch.sqrt(1 - alpha_bars[t - 1]) * eps) / torch.sqrt(a_t)
+    return x + torch.sqrt(betas[t - 1]) * z * float(t > 1)
+''',
+        "experiment": '''
+from coursekit.metrics import classify
+
+def sample_digits(model, labels, w, schedule, seed):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(len(labels), 1, 8, 8, generator=gen)
+    for t in range(schedule.T, 0, -1):
+        z = torch.randn(x.shape, generator=gen) if t > 1 else torch.zeros_like(x)
+        x = guided_step(model, x, t, labels, w, schedule.betas, schedule.alpha_bars, z)
+    return x
+
+def accuracy_by_w(model, ws, seed, n_per_digit=20):
+    out = {}
+    for w in ws:
+        hits = 0
+        for digit in range(10):                 # one run of Algorithm 2 per digit, each on its own seed
+            labels = torch.full((n_per_digit,), digit)
+            predicted, _ = classify(sample_digits(model, labels, w, SCHEDULE, seed + digit))
+            hits += int((predicted == labels).sum())
+        out[w] = hits / (10 * n_per_digit)
+    return out
+
+W_CHOICE = 1.5
+''',
+        "pix2pix": '''
+def pix2pix_generator_objective(G, D, x, y, lambda_l1=100.0):
+    g_x = G(x)
+    d = D(torch.cat((x, g_x), dim=1))
+    return F.binary_cross_entropy_with_logits(d, torch.ones_like(d)) + lambda_l1 * F.l1_loss(g_x, y)
+''',
+        "receptive": '''
+def patchgan_layers(n_layers):
+    strides = [2] * n_layers + [1, 1]
+    return [(4, s, 1) for s in strides]
+
+def receptive_field(layers):
+    field = 1
+    for kernel, stride, _padding in layers[::-1]:
+        field = stride * (field - 1) + kernel
+    return field
+''',
+        "outsize": '''
+def output_size(size, layers):
+    for kernel, stride, padding in layers:
+        size = math.floor((size + 2 * padding - kernel) / stride) + 1
+    return size
+''',
+        "cyclegan": '''
+def cyclegan_generator_objective(G_XY, F_YX, D_X, D_Y, x, y, lambda_cycle=10.0, lambda_identity=0.5):
+    fake_y, fake_x = G_XY(x), F_YX(y)
+    p_y, p_x = D_Y(fake_y), D_X(fake_x)
+    adversarial = F.mse_loss(p_y, torch.ones_like(p_y)) + F.mse_loss(p_x, torch.ones_like(p_x))
+    cycle = F.l1_loss(F_YX(fake_y), x) + F.l1_loss(G_XY(fake_x), y)
+    identity = F.l1_loss(G_XY(y), y) + F.l1_loss(F_YX(x), x)
+    return adversarial + lambda_cycle * (cycle + lambda_identity * identity)
+''',
+    },
 }
 
 # ------------------------------------------------------------------------------------------------------------
-# Subtly wrong submissions: the reference with one bug; each must lose exactly the part it breaks
+# Subtly wrong submissions: the reference with one bug; each must lose exactly the part it breaks, and the failing
+# test's message must name the mistake (a visible test's hint, or a hidden test's bilingual hint)
 # ------------------------------------------------------------------------------------------------------------
 
-WRONG: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    # name: (grade_id of the answer cell, (old, new) applied to the reference cell, parts that must score 0)
+REF_ADV = "adversarial = ((D_Y(fake_y) - 1) ** 2).mean() + ((D_X(fake_x) - 1) ** 2).mean()"
+REF_CYCLE = "cycle = F.l1_loss(F_YX(fake_y), x) + F.l1_loss(G_XY(fake_x), y)"
+REF_IDENTITY = "identity = F.l1_loss(G_XY(y), y) + F.l1_loss(F_YX(x), x)"
+REF_PIX = "return adversarial + lambda_l1 * (fake - y).abs().mean()"
+
+WRONG: dict[str, tuple[str, tuple[str, str], tuple[str, ...], str]] = {
+    # name: (grade_id of the answer cell, (old, new) applied to the reference cell, parts that must score 0,
+    #        text the failing test's message must contain)
     "guidance_swapped": ("guidance", ("eps = eps_null + w * (eps_cond - eps_null)",
-                                      "eps = (1 + w) * eps_null - w * eps_cond"), ("test_guidance",)),
+                                      "eps = (1 + w) * eps_null - w * eps_cond"), ("test_guidance",),
+                         "wrong way round"),
+    "guidance_one_plus_w": ("guidance", ("eps = eps_null + w * (eps_cond - eps_null)",
+                                         "eps = (1 + w) * eps_cond - w * eps_null"), ("test_guidance",),
+                            "(1 + w) ε_y − w ε_∅"),
+    "guidance_beta_tilde": ("guidance", ("return mean + math.sqrt(beta) * z if t > 1 else mean",
+                                         "ab_prev = float(alpha_bars[t - 2]) if t > 1 else 1.0\n"
+                                         "    beta_tilde = (1 - ab_prev) / (1 - alpha_bar) * beta\n"
+                                         "    return mean + math.sqrt(beta_tilde) * z if t > 1 else mean"),
+                            ("test_guidance",), "β̃_t"),
     "guidance_noise_at_1": ("guidance", ("return mean + math.sqrt(beta) * z if t > 1 else mean",
-                                         "return mean + math.sqrt(beta) * z"), ("test_guidance",)),
+                                         "return mean + math.sqrt(beta) * z"), ("test_guidance",),
+                            "noise added at t = 1"),
+    # betas[t] for β_t: wrong values at t < T and an IndexError at t = T; part 2 (graded with the reference step)
+    # must not pay for it
+    "guidance_beta_index": ("guidance", ("beta = float(betas[t - 1])", "beta = float(betas[t])"), ("test_guidance",),
+                            "[t − 1]"),
     # The experiment's hidden test runs the student's loop with the reference step in place of guided_step, so a
-    # bug in guided_step costs part 1 only (the two guidance entries above); these two break the loop itself.
+    # bug in guided_step costs part 1 only (the guidance entries above); these break the loop or the measurement.
     "loop_skips_t1": ("experiment", ("for t in range(schedule.T, 0, -1):", "for t in range(schedule.T, 1, -1):"),
-                      ("test_experiment_guidance",)),
+                      ("test_experiment_guidance",), "t = 1"),
     "samples_with_reference": ("experiment", (
         "    g = torch.Generator().manual_seed(seed)\n",
         "    from coursekit.diffusion import sample as _s\n"
         "    return _s(model, schedule, (len(labels), 1, 8, 8), generator=torch.Generator().manual_seed(seed),\n"
         "              y=labels, guidance_scale=w).clamp(-1, 1)\n"
-        "    g = torch.Generator().manual_seed(seed)\n"), ("test_experiment_guidance",)),
-    "l1_without_lambda": ("pix2pix", ("return adversarial + lambda_l1 * (fake - y).abs().mean()",
-                                      "return adversarial + (fake - y).abs().mean()"), ("test_pix2pix",)),
-    "l1_wrong_dims": ("pix2pix", ("return adversarial + lambda_l1 * (fake - y).abs().mean()",
-                                  "return adversarial + lambda_l1 * (fake - y).abs().sum(dim=(1, 2, 3)).mean()"),
-                      ("test_pix2pix",)),
+        "    g = torch.Generator().manual_seed(seed)\n"), ("test_experiment_guidance",), "never called guided_step"),
+    "returns_confidence": ("experiment", ("class_accuracy(sample_digits(model, labels, w, SCHEDULE, seed), labels)[0]",
+                                          "class_accuracy(sample_digits(model, labels, w, SCHEDULE, seed), labels)[1]"),
+                           ("test_experiment_guidance",), "mean confidence"),
+    "l1_without_lambda": ("pix2pix", (REF_PIX, "return adversarial + (fake - y).abs().mean()"), ("test_pix2pix",),
+                          "λ is missing"),
+    "lambda_on_cgan": ("pix2pix", (REF_PIX, "return lambda_l1 * adversarial + (fake - y).abs().mean()"),
+                       ("test_pix2pix",), "λ weighs the cGAN term"),
+    "l1_wrong_dims": ("pix2pix", (REF_PIX, "return adversarial + lambda_l1 * (fake - y).abs().sum((1, 2, 3)).mean()"),
+                      ("test_pix2pix",), "average over every element"),
+    "patch_mean_before_log": ("pix2pix", (
+        "adversarial = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))",
+        "adversarial = F.binary_cross_entropy_with_logits(logits.mean(), torch.tensor(1.0))"), ("test_pix2pix",),
+        "averaged before the log"),
+    "pix2pix_detached_fake": ("pix2pix", ("logits = D(torch.cat([x, fake], dim=1))",
+                                          "logits = D(torch.cat([x, fake.detach()], dim=1))"), ("test_pix2pix",),
+                              "detached"),
     "pix2pix_calls_reference": ("pix2pix", (
         "    fake = G(x)\n",
         "    from coursekit.gan.losses import pix2pix_generator_loss as _p\n"
         "    _f = G(x)\n"
         "    return _p(D(torch.cat([x, _f], 1)), _f, y, lambda_l1)\n"
-        "    fake = G(x)\n"), ("test_pix2pix",)),
+        "    fake = G(x)\n"), ("test_pix2pix",), "coursekit.gan"),
     "receptive_off_by_one": ("receptive", ("r = (r - 1) * stride + kernel", "r = r * stride + kernel - 1"),
-                             ("test_receptive",)),
+                             ("test_receptive",), "off by one per layer"),
+    "receptive_forward": ("receptive", ("for kernel, stride, _ in reversed(layers):",
+                                        "for kernel, stride, _ in layers:"), ("test_receptive",), "walked forward"),
     "receptive_hardcoded": ("receptive", (
         "    r = 1\n",
         "    known = {3: 16, 4: 34, 5: 70}\n"
@@ -447,15 +552,21 @@ WRONG: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "    if len(layers) == 2 and layers[0][1] == 2:\n"
         "        return 11\n"
         "    return 2 * len(layers) + 1\n"
-        "    r = 1\n"), ("test_receptive",)),
+        "    r = 1\n"), ("test_receptive",), "hidden test"),
     "outsize_no_padding": ("outsize", ("size = (size + 2 * padding - kernel) // stride + 1",
-                                       "size = (size - kernel) // stride + 1"), ("test_outsize",)),
-    "cycle_wrong_domain": ("cyclegan", ("cycle = (F(fake_y) - x).abs().mean() + (G(fake_x) - y).abs().mean()",
-                                        "cycle = (F(fake_y) - y).abs().mean() + (G(fake_x) - x).abs().mean()"),
-                           ("test_cyclegan",)),
-    "identity_wrong_generator": ("cyclegan", ("identity = (G(y) - y).abs().mean() + (F(x) - x).abs().mean()",
-                                              "identity = (F(y) - y).abs().mean() + (G(x) - x).abs().mean()"),
-                                 ("test_cyclegan",)),
+                                       "size = (size - kernel) // stride + 1"), ("test_outsize",),
+                           "padding is missing"),
+    "cycle_wrong_domain": ("cyclegan", (REF_CYCLE, "cycle = F.l1_loss(F_YX(fake_y), y) + F.l1_loss(G_XY(fake_x), x)"),
+                           ("test_cyclegan",), "wrong domain"),
+    "cycle_one_direction": ("cyclegan", (REF_CYCLE, "cycle = F.l1_loss(F_YX(fake_y), x)"), ("test_cyclegan",),
+                            "only one direction of the cycle"),
+    "identity_wrong_generator": ("cyclegan", (REF_IDENTITY, "identity = F.l1_loss(F_YX(y), y) + F.l1_loss(G_XY(x), x)"),
+                                 ("test_cyclegan",), "wrong generator"),
+    "identity_missing": ("cyclegan", (REF_IDENTITY, "identity = 0.0"), ("test_cyclegan",), "identity term is missing"),
+    # detached fakes: the value is right and the cycle and identity terms still send gradients to G and F
+    "cyclegan_detached_adversarial": ("cyclegan", (REF_ADV, "adversarial = ((D_Y(fake_y.detach()) - 1) ** 2).mean() + "
+                                                            "((D_X(fake_x.detach()) - 1) ** 2).mean()"),
+                                      ("test_cyclegan",), "detached"),
 }
 
 
@@ -465,44 +576,80 @@ def _strip_solution(source: str) -> str:
                      and "### END SOLUTION" not in line)
 
 
+def _with_written(nb, text: str):
+    """``nb`` with the written answer (the plain cell after the task cell blur_answer) filled in."""
+    cells = nb.cells
+    task = cells.index(course.cell(nb, "blur_answer"))
+    assert cells[task + 1].source.strip() == "YOUR ANSWER HERE"
+    cells[task + 1].source = text
+    return nb
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
+    """ONE course copy (its release generated by nbgrader) and ONE `nbgrader autograde` call for every case."""
     os.environ["COURSEKIT_TIMEOUT_SCALE"] = "1"
     root = course.make_course(tmp_path_factory.mktemp("course"), ASSIGNMENT)
     release, solution = course.release(root, ASSIGNMENT), course.solution(root, ASSIGNMENT)
     reference = {c.metadata["nbgrader"]["grade_id"]: _strip_solution(c.source) for c in solution.cells
                  if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
-    course.submit(root, "reference", ASSIGNMENT, course.answered(release, solution))
+    course.submit(root, "reference", ASSIGNMENT, _with_written(course.answered(release, solution), WRITTEN))
     course.submit(root, "blank", ASSIGNMENT, release)
     for name, answers in CORRECT.items():
-        course.submit(root, name, ASSIGNMENT, course.answer(release, {**answers, "blur_answer": WRITTEN}))
-    for name, (grade_id, (old, new), _) in WRONG.items():
+        course.submit(root, name, ASSIGNMENT, _with_written(course.answer(release, answers), WRITTEN))
+    for name, (grade_id, (old, new), _, _) in WRONG.items():
         assert old in reference[grade_id], (name, old)
-        answers = {**reference, grade_id: reference[grade_id].replace(old, new, 1), "blur_answer": WRITTEN}
-        course.submit(root, name, ASSIGNMENT, course.answer(release, answers))
+        answers = {**reference, grade_id: reference[grade_id].replace(old, new, 1)}
+        course.submit(root, name, ASSIGNMENT, _with_written(course.answer(release, answers), WRITTEN))
     proc = course.autograde(root, ASSIGNMENT)
-    return course.scores(root, ASSIGNMENT), proc
+    return root, course.scores(root, ASSIGNMENT), proc
 
 
 def _log(proc) -> str:
     return (proc.stdout[-3000:] + proc.stderr[-3000:]) if proc is not None else ""
 
 
+def test_release_equals_generation(graded):
+    """The committed release is what `nbgrader generate_assignment` wrote in this course copy."""
+    course.assert_release_is_generated(graded[0], ASSIGNMENT)
+
+
+def test_validate_invert_passes_on_release(graded):
+    course.assert_blank_release_fails_every_test(graded[0], ASSIGNMENT)
+
+
 def test_reference_full_marks_and_blank_zero(graded):
-    scores, proc = graded
+    _, scores, proc = graded
     assert scores["reference"] == {**PARTS, **MANUAL, "total": 12.0}, _log(proc)
     assert all(v == 0 for v in scores["blank"].values()), scores["blank"]
 
 
 @pytest.mark.parametrize("name", list(CORRECT))
 def test_independent_correct_submissions_lose_nothing(graded, name):
-    scores, proc = graded
+    _, scores, proc = graded
     assert scores[name] == {**PARTS, **MANUAL, "total": 12.0}, (scores[name], _log(proc))
 
 
 @pytest.mark.parametrize("name", list(WRONG))
 def test_each_bug_loses_exactly_its_part(graded, name):
-    scores, proc = graded
+    _, scores, proc = graded
     lost = WRONG[name][2]
     expected = {part: (0.0 if part in lost else points) for part, points in PARTS.items()}
     assert {k: scores[name][k] for k in PARTS} == expected, (scores[name], _log(proc))
+
+
+@pytest.mark.parametrize("name", list(WRONG))
+def test_each_bug_is_named_by_its_test(graded, name):
+    """The failing test cell's error (what the student reads, in the notebook or the feedback) names the mistake."""
+    root, _, _ = graded
+    _, _, lost, hint = WRONG[name]
+    errors = course.cell_errors(root, name, ASSIGNMENT)
+    for part in lost:
+        assert part in errors and hint in errors[part], (part, hint, errors.get(part, "")[-600:])
+
+
+def test_the_written_part_waits_for_the_instructor_with_its_rubric(graded):
+    """Part 7 is an nbgrader task: every submission waits for a hand grade, and the autograded notebook the grader
+    opens in Formgrader shows the rubric the release does not contain."""
+    root, _, _ = graded
+    course.assert_rubric_for_the_grader(root, ASSIGNMENT, "blur_answer", "reference", 2)
