@@ -12,7 +12,7 @@ that user's view (`hub.sh run`), do the set-up steps.
                                                             generates and releases feedback; bob fetches his
 
 Scores are asserted from the gradebook and from what each student's feedback page shows; the feedback never
-shows the hidden tests. Isolation: alice, through the hub (the other server, the contents API, her kernel),
+shows the hidden tests. Isolation: alice, through the hub (the other server, the contents API, her kernel, a terminal),
 cannot read bob's home or submission, the instructor's course (solutions/, gradebook). Stopping leaves no
 process. Runs only as root with bubblewrap, Chromium and the `hub` extra (scripts/setup.sh --hub); marker `hub`.
 """
@@ -23,6 +23,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -326,6 +327,24 @@ async def _execute(ws_url: str, token: str, code: str) -> str:
     return "".join(out)
 
 
+async def _terminal(ws_url: str, token: str, command: str) -> str:
+    """What a terminal prints for ``command`` (terminado's protocol: ["stdin", text] in, ["stdout", text] out)."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    conn = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {token}"}))
+    conn.write_message(json.dumps(["stdin", f"{command}; echo DONE-$((6*7))\r"]))
+    out = ""
+    while "DONE-42" not in out:                          # the echoed command line says DONE-$((6*7)), not DONE-42
+        raw = await asyncio.wait_for(conn.read_message(), 120)
+        assert raw is not None, f"the terminal closed: {out[-500:]}"
+        message = json.loads(raw)
+        if message[0] == "stdout":
+            out += message[1]
+    conn.close()
+    return out
+
+
 PROBE = """
 import json, os
 tried = {}
@@ -372,6 +391,16 @@ def test_a_student_cannot_read_others_through_the_hub(hub):
     own = asyncio.run(_execute(ws, token, f"PATHS = ['/home/{ALICE}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb']\n" + PROBE))
     assert "read " in own, own                           # the probe can succeed: her own work is readable
     hub.api("DELETE", f"/user/{ALICE}/api/kernels/{kernel['id']}", token)
+    # a terminal (enabled: it runs as alice in the same view): the same files refused
+    status, terminal = hub.api("POST", f"/user/{ALICE}/api/terminals", token)
+    assert status == 200, terminal
+    ws = hub.url.replace("http", "ws", 1) + f"/user/{ALICE}/terminals/websocket/{terminal['name']}"
+    files = " ".join(shlex.quote(p) for p in paths if p.endswith((".ipynb", ".db", ".py")))
+    shown = asyncio.run(_terminal(ws, token, f"cat {files} 2>&1 | cut -c1-300; id -un; ls --color=never /home"))
+    assert "Permission denied" in shown and "No such file" in shown, shown
+    assert "SQLite format" not in shown and '"cells"' not in shown, shown
+    assert shown.split("DONE-42")[0].split()[-1] == ALICE, shown            # `ls /home` shows only hers
+    hub.api("DELETE", f"/user/{ALICE}/api/terminals/{terminal['name']}", token)
 
 
 def test_stop_leaves_no_process(hub):
