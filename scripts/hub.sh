@@ -2,7 +2,7 @@
 # The course on a local JupyterHub: one instructor and three students, each with JupyterLab 4, nbgrader's
 # Assignments / Courses / Formgrader and the course's kernel, nbgrader's exchange in $HUB_ROOT/exchange.
 #
-#   bash scripts/hub.sh start     # as root, after bash scripts/setup.sh; then open http://127.0.0.1:8000
+#   bash scripts/hub.sh start     # as root, after bash scripts/setup.sh --hub; then open http://127.0.0.1:8000
 #   bash scripts/hub.sh status    # is it running, whose servers run
 #   bash scripts/hub.sh stop      # stops every server, the proxy and the hub; checks that no process is left
 #   bash scripts/hub.sh run ck-instructor -- bash    # a command as that user, in that user's view
