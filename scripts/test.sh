@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Set up what is missing, then run every check: ruff and the whole pytest suite (unit tests, oracle tests,
-# notebooks of both editions, the nbgrader pipelines, the browser tests), on COURSEKIT_TEST_WORKERS processes
-# (default 2, one per core of the course's reference machine; 1 runs everything in one process). The course
+# Set up what is missing (the local JupyterHub's packages included), then run every check: ruff and the whole
+# pytest suite (unit tests, oracle tests, notebooks of both editions, the nbgrader pipelines, the browser tests, a
+# term on a local JupyterHub as root), on COURSEKIT_TEST_WORKERS processes (default 2, one per core of the
+# course's reference machine; 1 runs everything in one process). The course
 # site's test and the checks of the notebooks' executed copies (tests/test_claims.py, tests/test_zh_edition.py) run
 # last, on the notebooks the first run executed (nothing is trained twice).
 # The 25 slowest tests are listed at the end (where CI time goes). Extra arguments go to pytest (e.g. -k schedule).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --hub                 # with the local JupyterHub: tests/test_hub.py runs a term on it (as root)
 .venv/bin/ruff check coursekit tests bench scripts site
 workers=${COURSEKIT_TEST_WORKERS:-2}
 parallel=()
