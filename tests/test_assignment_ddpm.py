@@ -288,7 +288,7 @@ VISIBLE_HINTS = {                       # student of the fairness class (ddpm_fa
     "model_fed_x0": "fed x_0",
     "broadcast_2d_only": "",            # torch's own broadcast error is enough
     "guidance_convention": "another convention",
-    "guidance_8x8_only": "",            # the answer's own reshape error, on the visible 5×7 images
+    "guidance_8x8_only": "no reshape to the digits' 8×8",   # on the visible 5×7 images
     "loss_summed_per_example": "summed over each example",
     "loss_passes_t_minus_1": "t − 1 passed to the model",
     "sampler_without_noise": "never adds noise",
