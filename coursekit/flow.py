@@ -29,9 +29,6 @@ A velocity model is called as ``model(x_t, t)`` (or ``model(x_t, t, y)``) with t
 
 from __future__ import annotations
 
-import hashlib
-import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_choice, check_int, check_like, check_real, check_shape, check_tensor
+from .checkpoints import float_state, half_state, load_record, save_record
 from .diffusion.training import NULL_LABEL, drop_labels
 
 METHODS = ("euler", "heun")
@@ -414,20 +412,11 @@ def save_pretrained(result, name: str, path: str | Path, seed: int) -> Path:
     loss curve, the mean of every 50 steps) to ``path`` atomically."""
     spec = _spec(name)
     net = result.model.net if isinstance(result.model, TimeScaled) else result.model
-    state = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in net.state_dict().items()}
     losses = torch.tensor(result.losses, dtype=torch.float64)
     info = dict(name=name, seed=int(seed), steps=int(result.steps), data=spec.data, target=spec.target,
                 fit=fit_settings(name), time_scale=TIME_SCALE, loss_curve=[float(c.mean()) for c in losses.split(50)],
                 loss_every=50)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save({"kind": KIND, "config": dict(net.config), "state_dict": state, "info": info}, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return save_record(path, {"kind": KIND, "config": dict(net.config), "state_dict": half_state(net), "info": info})
 
 
 def load_pretrained(path: str | Path, sha256: str | None = None, device: str | torch.device | None = None
@@ -437,23 +426,11 @@ def load_pretrained(path: str | Path, sha256: str | None = None, device: str | t
     SHA-256 differs raises a ValueError naming it."""
     from .nets import build
 
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"path {str(path)!r} is not a file (the shipped models of notebook 07 live in {ASSETS}; "
-                         "scripts/make_flow_models.py makes them)")
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if sha256 is not None and digest != sha256:
-        raise ValueError(f"path {str(path)!r} has SHA-256 {digest}, expected {sha256}: the file was changed or "
-                         "damaged; restore it from git or reinstall coursekit")
-    try:
-        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as err:          # noqa: BLE001 — torch raises many types for a damaged file
-        raise ValueError(f"path {str(path)!r} is not a model of notebook 07 (unreadable)") from err
-    if not isinstance(payload, dict) or payload.get("kind") != KIND:
-        raise ValueError(f"path {str(path)!r} is not a model of notebook 07 (no {KIND!r} record)")
+    payload = load_record(path, KIND, "a model of notebook 07", sha256,
+                          missing=f"the shipped models of notebook 07 live in {ASSETS}; scripts/make_flow_models.py "
+                                  "makes them")
     net = build(payload["config"])
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+    net.load_state_dict(float_state(payload["state_dict"]))
     info = dict(payload.get("info", {}))
     model = TimeScaled(net, scale=float(info.get("time_scale", TIME_SCALE))) if info.get("target") == "velocity" \
         else net

@@ -24,9 +24,6 @@ record (settings and the loss curve); each is SHA-256 checked on every load, so 
 
 from __future__ import annotations
 
-import hashlib
-import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +31,7 @@ import torch
 from torch import nn
 
 from .._checks import check_choice
+from ..checkpoints import float_state, half_state, load_record, save_record
 from .schedule import Schedule, make_schedule
 from .training import ddpm_loss, sequence_loss
 
@@ -149,20 +147,12 @@ def save_pretrained(result, name: str, path: str | Path, seed: int) -> Path:
     curve) to ``path`` atomically."""
     spec = _spec(name)
     model = result.model
-    state = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
     losses = torch.tensor(result.losses, dtype=torch.float64)
     curve = [float(c.mean()) for c in losses.split(LOSS_EVERY)]
     info = dict(name=name, seed=int(seed), steps=int(result.steps), loss=dict(spec.loss), prediction=spec.prediction,
                 fit=dict(spec.fit), T=T_DIGITS, loss_curve=curve, loss_every=LOSS_EVERY)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save({"kind": KIND, "config": dict(model.config), "state_dict": state, "info": info}, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return save_record(path, {"kind": KIND, "config": dict(model.config), "state_dict": half_state(model),
+                              "info": info})
 
 
 def load_pretrained(path: str | Path, sha256: str | None = None, device: str | torch.device | None = None
@@ -171,23 +161,10 @@ def load_pretrained(path: str | Path, sha256: str | None = None, device: str | t
     file whose SHA-256 differs raises a ValueError naming it (so does a file that is not such a model)."""
     from ..nets import build
 
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"path {str(path)!r} is not a file (the shipped digits models live in {ASSETS}; "
-                         "scripts/make_ddpm_digits.py makes them)")
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if sha256 is not None and digest != sha256:
-        raise ValueError(f"path {str(path)!r} has SHA-256 {digest}, expected {sha256}: the file was changed or "
-                         "damaged; restore it from git or reinstall coursekit")
-    try:
-        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as err:          # noqa: BLE001 — torch raises many types for a damaged file
-        raise ValueError(f"path {str(path)!r} is not a digits diffusion model (unreadable)") from err
-    if not isinstance(payload, dict) or payload.get("kind") != KIND:
-        raise ValueError(f"path {str(path)!r} is not a digits diffusion model (no {KIND!r} record)")
+    payload = load_record(path, KIND, "a digits diffusion model", sha256,
+                          missing=f"the shipped digits models live in {ASSETS}; scripts/make_ddpm_digits.py makes them")
     model = build(payload["config"])
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+    model.load_state_dict(float_state(payload["state_dict"]))
     if device is not None:
         model = model.to(device)
     return model.eval(), dict(payload.get("info", {}))

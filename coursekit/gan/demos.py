@@ -13,14 +13,12 @@ budgets (``steps=``) to check they run.
 
 from __future__ import annotations
 
-import hashlib
-import io
-import os
 from pathlib import Path
 
 import torch
 
 from .._checks import check_choice
+from ..checkpoints import float_state, half_state, load_record, save_record
 from ..data import load_digits, sample_2d
 from ..metrics import class_accuracy, mode_coverage
 from ..train import get_device, seed_everything
@@ -101,17 +99,8 @@ def train_dcgan(steps: int = DCGAN_STEPS, seed: int = 0, device: str | torch.dev
 
 def save_dcgan(G: DCGANGenerator, path: str | Path, **train_info: object) -> Path:
     """Write G (config, float16 weights and buffers, ``train_info``) to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in G.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save({"kind": DCGAN_KIND, "config": dict(G.config), "state_dict": state, "train_info": train_info},
-                   tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return save_record(path, {"kind": DCGAN_KIND, "config": dict(G.config), "state_dict": half_state(G),
+                              "train_info": train_info})
 
 
 def pretrained_dcgan(device: str | torch.device | None = None, path: str | Path = DCGAN_FILE,
@@ -119,24 +108,12 @@ def pretrained_dcgan(device: str | torch.device | None = None, path: str | Path 
     """The DCGAN generator shipped with the package (``assets/gan_dcgan_digits.pt``: ``train_dcgan()`` with seed 0,
     ``DCGAN_STEPS`` steps, made by ``scripts/make_gan_digits.py``), in eval mode. The file's SHA-256 is checked
     (``sha256=None`` skips the check): a changed or damaged file raises a ValueError naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"path {str(path)!r} is not a file (make it with scripts/make_gan_digits.py)")
-    raw = path.read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    if sha256 and digest != sha256:
-        raise ValueError(f"path {str(path)!r} has SHA-256 {digest}, expected {sha256}: the file was changed or "
-                         "damaged; restore it from git or reinstall coursekit")
-    try:
-        payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except Exception as err:          # noqa: BLE001 — torch raises many types for a damaged file
-        raise ValueError(f"path {str(path)!r} is not a DCGAN checkpoint (unreadable)") from err
-    if not isinstance(payload, dict) or payload.get("kind") != DCGAN_KIND:
-        raise ValueError(f"path {str(path)!r} is not a DCGAN checkpoint written by demos.save_dcgan")
+    payload = load_record(path, DCGAN_KIND, "a DCGAN checkpoint written by demos.save_dcgan", sha256 or None,
+                          missing="make it with scripts/make_gan_digits.py")
     config = dict(payload["config"])
     config.pop("kind", None)
     G = DCGANGenerator(**config)
-    G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+    G.load_state_dict(float_state(payload["state_dict"]))
     G.train_info = payload.get("train_info", {})
     return G.to(get_device(device)).eval()
 
