@@ -40,6 +40,8 @@ TITLES = {
     "vae_experiments": ("VAE 实验", "VAE experiments"),
     "gan": ("生成对抗网络", "Generative adversarial networks"),
     "text2image": ("文本生成图像", "Text to image"),
+    "flow": ("流匹配（单元 07）", "Flow matching (unit 07)"),
+    "checkpoints": ("随包发布的模型文件", "Shipped model files"),
     "train": ("训练", "Training"),
     "recipes": ("训练配方", "Training recipes"),
     "metrics": ("评价指标", "Metrics"),
