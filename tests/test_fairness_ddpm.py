@@ -70,7 +70,7 @@ def test_each_bug_costs_exactly_its_parts(graded, student):
     ("loss_passes_t_minus_1", "test_train_sample", ("t − 1", "part 3", "第 3 部分")),
     ("sampler_without_noise", "test_train_sample", ("never adds noise", "z ~ N(0, I)", "从不加噪声")),
     ("sigma_missing", "test_train_sample", ("ignores z", "part 4", "第 4 部分")),
-    ("guidance_8x8_only", "test_guidance", ()),
+    ("guidance_8x8_only", "test_guidance", ("fails on (5, 7)", "任意 (B, 1, H, W)")),
     ("loss_summed_per_example", "test_loss", ("summed over each example", "每个样本内求和")),
 ])
 def test_what_the_student_is_told(graded, student, part, words):
