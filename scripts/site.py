@@ -61,6 +61,7 @@ SECTIONS = {
     "06": ("条件生成式模型", "Conditional generative models", "conditional"),
 }
 BEYOND = {"zh": "讲义之外", "en": "Beyond the slides"}
+BEYOND_ASSIGNMENTS = {"07": "flow"}           # a unit beyond the slides → its assignment
 PLUMBING = {"i18n", "viz", "data", "train"}   # every unit uses them (labels, plots, data, loops): no unit's subject
 CHAPTER = re.compile(r"^(第\s*7\s*章|Chapter\s*7)\s*[·:：]\s*")
 
@@ -202,7 +203,7 @@ def units(nbs: list[Notebook]) -> list[tuple[str, dict[str, str], str | None, li
         else:                                   # beyond the slides: the unit is named by its notebook
             titles = {lang: BEYOND[lang] + ("：" if lang == "zh" else ": ") + beyond_subject(members[0], lang)
                       for lang in build.LANGS}
-            assignment = None
+            assignment = BEYOND_ASSIGNMENTS.get(section)
         out.append((section, titles, assignment, members))
     return out
 
@@ -228,7 +229,8 @@ def assignment_colab(name: str) -> str:
 
 
 def assignments() -> list[str]:
-    return [a for _, (_, _, a) in SECTIONS.items() if a and (ROOT / "assignments" / a / f"{a}.ipynb").exists()]
+    names = [a for _, (_, _, a) in SECTIONS.items() if a] + list(BEYOND_ASSIGNMENTS.values())
+    return [a for a in names if (ROOT / "assignments" / a / f"{a}.ipynb").exists()]
 
 
 TEXT = {

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
-ASSIGNMENTS = ("pixelcnn", "vae", "ddpm", "gan", "conditional")
+ASSIGNMENTS = ("pixelcnn", "vae", "ddpm", "gan", "conditional", "flow")
 
 
 def _answer_ids(nb) -> set[str]:

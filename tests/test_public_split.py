@@ -44,7 +44,7 @@ def test_no_private_path_is_published(published):
     assert not [n for n in names if n.startswith("tests/test_fairness")]
     # what students need is there: the package, both editions, every release, the set-up
     assert "coursekit/__init__.py" in names and "scripts/setup.sh" in names and "pyproject.toml" in names
-    for name in ("pixelcnn", "vae", "ddpm", "gan", "conditional"):
+    for name in ("pixelcnn", "vae", "ddpm", "gan", "conditional", "flow"):
         assert f"assignments/{name}/{name}.ipynb" in names
     lectures = len(list((REPO / "notebooks/zh").glob("*.ipynb")))
     assert len([n for n in names if n.startswith("notebooks/zh/")]) == lectures
@@ -53,7 +53,7 @@ def test_no_private_path_is_published(published):
 def test_no_solution_hidden_test_or_answer_line_is_published(published):
     secrets = P.secret_lines()
     # the secrets are real material from every private source: every solution, every answer file, every class
-    for name in ("pixelcnn", "vae", "ddpm", "gan", "conditional"):
+    for name in ("pixelcnn", "vae", "ddpm", "gan", "conditional", "flow"):
         assert len([s for s in secrets.values() if s == f"solutions/{name}/{name}.ipynb"]) > 30, name
         assert [s for s in secrets.values() if s == f"tests/test_fairness_{name}.py"], name
     assert len([s for s in secrets.values() if s.startswith("tests/test_fairness_")]) > 200
