@@ -112,11 +112,11 @@ def _proc_args(instructor: bool) -> list[str]:
     return [*args, "--bind", "/proc", HOST_PROC_VIEW] if instructor else args
 
 
-def _parent_dirs(args: list[str]) -> list[str]:
+def _parent_dirs(args: list[str], skip: tuple[str, ...] = ()) -> list[str]:
     """``--perms 0755 --dir`` for every folder above a mount point of ``args``: bwrap (as root) makes the
     missing ones 0700, which would hide /etc, the course's environment and /home from the user."""
     targets = [args[i + 2] for i, a in enumerate(args) if a in ("--ro-bind", "--ro-bind-try", "--bind", "--symlink")]
-    parents = sorted({str(parent) for t in targets for parent in Path(t).parents if str(parent) != "/"},
+    parents = sorted({str(parent) for t in targets for parent in Path(t).parents if str(parent) not in ("/", *skip)},
                      key=lambda p: (p.count("/"), p))
     return [a for parent in parents for a in ("--perms", "0755", "--dir", parent)]
 
@@ -146,7 +146,10 @@ def view_command(user: str, cmd: list[str], *, home: str, exchange: str, instruc
              "--bind", exchange, EXCHANGE_VIEW,
              "--bind", entry.pw_dir, entry.pw_dir,
              "--chdir", entry.pw_dir]
-    args[args.index("--size"):args.index("--size")] = _parent_dirs(args)
+    # after the private /tmp and /dev/shm: a course cloned under /tmp (CI's checkouts) needs its folders made
+    # 0755 inside the new tmpfs, or bwrap makes them 0700 and the user cannot reach the course's environment
+    after_tmpfs = args.index("/dev/shm", args.index("--size")) + 1
+    args[after_tmpfs:after_tmpfs] = _parent_dirs(args, skip=("/tmp", "/dev/shm"))
     drop = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups", "--no-new-privs",
             "--"]
     return [shutil.which("bwrap") or "bwrap", *args[1:], "--", *drop, *cmd]
