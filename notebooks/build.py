@@ -73,8 +73,10 @@ BADGE = {
 }
 INSTALL = '''import sys
 
-if "google.colab" in sys.modules:  # on Colab only: install coursekit from the course repository
+if "google.colab" in sys.modules:  # {comment}
     %pip install -q "coursekit[zh] @ git+https://github.com/{repo}@{branch}"'''
+INSTALL_COMMENT = {"zh": "只在 Colab 上：从课程仓库安装 coursekit",
+                   "en": "on Colab only: install coursekit from the course repository"}
 
 
 class SourceError(ValueError):
@@ -169,7 +171,7 @@ def build(path: Path, lang: str) -> tuple[Path, dict]:
     stem = re.sub(r"[^A-Za-z0-9]+", "-", path.stem).strip("-")
     out = [_cell("markdown", BADGE[lang].format(url=url, src=path.name, other=meta[other],
                                                  other_q=quote(meta[other])), f"{stem}-badge"),
-           _cell("code", INSTALL.format(repo=REPO, branch=BRANCH), f"{stem}-colab")]
+           _cell("code", INSTALL.format(comment=INSTALL_COMMENT[lang], repo=REPO, branch=BRANCH), f"{stem}-colab")]
     for i, (kind, value) in enumerate(cells):
         text = localize_code(value, lang) if kind == "code" else value[lang]
         out.append(_cell(kind, text, f"{stem}-{i:03d}"))
