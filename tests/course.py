@@ -13,6 +13,7 @@ gradebook (never from exit codes).
 from __future__ import annotations
 
 import copy
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -25,6 +26,17 @@ from coursekit import grading
 
 REPO = Path(__file__).resolve().parent.parent
 TIMESTAMP = "2026-01-15 12:00:00.000000 UTC"
+
+
+def load_module(path: Path, name: str):
+    """The Python file ``path`` imported as module ``name``, once per process (a fixture module that several test
+    modules read, such as tests/fixtures/submissions/ddpm_class.py, keeps one state)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def nbgrader(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

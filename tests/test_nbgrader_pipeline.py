@@ -10,7 +10,6 @@ attacks and the fairness class in one course copy and one ``nbgrader autograde``
 from __future__ import annotations
 
 import csv
-import importlib.util
 import shutil
 import sys
 from pathlib import Path
@@ -27,17 +26,7 @@ pytestmark = pytest.mark.slow
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import course  # noqa: E402
 
-
-def _load(path: Path, name: str):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-CLASS = _load(REPO / "tests/fixtures/submissions/ddpm_class.py", "ddpm_class")
+CLASS = course.load_module(REPO / "tests/fixtures/submissions/ddpm_class.py", "ddpm_class")
 CASES = CLASS.cases()
 
 

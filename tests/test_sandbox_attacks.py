@@ -14,7 +14,6 @@ first attack as plain Python from a student's folder and it finds the instructor
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -29,16 +28,10 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(bool(sandbox.check()), reason=f"no sandbox here: {sandbox.check()}")]
 
 
-def _load(path: Path, name: str):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import course  # noqa: E402
 
-
-CLASS = _load(REPO / "tests/fixtures/submissions/ddpm_class.py", "ddpm_class")
+CLASS = course.load_module(REPO / "tests/fixtures/submissions/ddpm_class.py", "ddpm_class")
 ATTACKS = CLASS.attacks()
 FINDER = ATTACKS.FINDER
 
