@@ -188,7 +188,12 @@ def survey(site, chromium) -> dict[str, dict]:
         errors: list[str] = []
         page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-        page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+        # A late fetch (the favicon) that the next page.goto cancels fails as net::ERR_ABORTED: the browser's doing,
+        # not the site's (a missing file is an HTTP 404 below; a request off this machine is caught by its host).
+        page.on("requestfailed", lambda r: None if r.failure == "net::ERR_ABORTED"
+                else errors.append(f"request failed ({r.failure}): {r.url}"))
+        page.on("request", lambda r: None if urlparse(r.url).hostname in ("127.0.0.1", "", None)
+                else errors.append(f"request off this machine: {r.url}"))
         page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
         for rel in pages():
             errors.clear()
