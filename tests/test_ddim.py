@@ -400,11 +400,23 @@ def test_bad_arguments_are_named():
 # the command line: coursekit ddpm sample --sampler ddim --steps S --eta η
 # ---------------------------------------------------------------------------------------------------------
 
-def test_cli_samples_a_checkpoint_with_ddim(tmp_path, capsys):
+def test_cli_samples_a_checkpoint_with_ddim(tmp_path, capsys, monkeypatch):
     """The CLI's DDIM samples are ddim_sample's on the checkpoint's model (same seed: x_T, then one z a step), the
-    three files are written, and the DDIM options are one-line errors (exit 2) before any sampling."""
+    three files are written, the denoising strip is titled DDIM (not Algorithm 2), and the DDIM options are one-line
+    errors (exit 2) before any sampling."""
     from coursekit.cli import main
     from coursekit.cli.ddpm import load_run
+    from coursekit.viz import diffusion as vizd
+
+    titles: list[str] = []
+    plot = vizd.plot_denoising_strip
+
+    def plot_and_record(*args, **kwargs):
+        fig = plot(*args, **kwargs)
+        titles.append(fig.get_suptitle())
+        return fig
+
+    monkeypatch.setattr(vizd, "plot_denoising_strip", plot_and_record)
 
     assert main(["ddpm", "train", "--data", "ring8", "--steps", "30", "--T", "20", "--out", str(tmp_path)]) == 0
     ckpt = str(tmp_path / "checkpoint.pt")
@@ -414,6 +426,7 @@ def test_cli_samples_a_checkpoint_with_ddim(tmp_path, capsys):
                  "--n", "64", "--seed", "7", "--out", str(out)]) == 0
     assert "DDIM: 64 samples, 5 network calls (T = 20), eta = 0.5" in capsys.readouterr().out
     assert {p.name for p in out.iterdir()} >= {"samples.pt", "samples.png", "denoising.png"}
+    assert titles == ["DDIM, 5 network calls, η = 0.5: x_T → x_0"], titles
     model, r, _ = load_run(ckpt)
     s = r.build_schedule("cpu")
     expected = D.ddim_sample(model, s, (64, 2), steps=5, eta=0.5, generator=torch.Generator().manual_seed(7))

@@ -245,7 +245,8 @@ def _sample(args: argparse.Namespace, model, r, info: dict, out: Path) -> dict[s
             vizd.save_scatter(stage("samples.png"), x, reference=sample_2d(r.data, len(x), seed=12345),
                               title=f"DDPM samples, {r.data}")
         metric_seconds = time.perf_counter() - start
-        vizd.save_denoising_strip(stage("denoising.png"), trajectory, columns=9, rows=6)
+        vizd.save_denoising_strip(stage("denoising.png"), trajectory, columns=9, rows=6,
+                                  title=getattr(trajectory, "title", None))     # DDIM names itself
     grid, strip = out / "samples.png", out / "denoising.png"
 
     names = {"accuracy": "class accuracy (asked digit)", "confidence": "classifier confidence",
@@ -286,7 +287,8 @@ def _draw_ddim(model, r, s, args: argparse.Namespace, overrides: dict):
                               y=None if labels is None else labels.to(device),
                               guidance_scale=float(settings.get("guidance_scale", 1.0)), prediction=r.prediction,
                               clip_denoised=bool(settings.get("clip_denoised", False)), trajectory=True)
-    strip = SimpleNamespace(steps=D.ddim_timesteps(s.T, steps), x_t=states[:-1].cpu(), x0=x.cpu())
+    strip = SimpleNamespace(steps=D.ddim_timesteps(s.T, steps), x_t=states[:-1].cpu(), x0=x.cpu(),
+                            title=f"DDIM, {steps} network calls, η = {eta:g}: x_T → x_0")
     return x, labels, strip
 
 
