@@ -92,7 +92,11 @@ def test_gan_training_panel_in_jupyterlab(tmp_path, artifacts_dir):
         panel.locator("select").nth(2).select_option(index=1)          # 5×5 网格上的 25 个高斯 (grid25)
         browser.wait_src_change(panel, packed, timeout_s=30)
         assert "已换数据" in _notice(panel), _notice(panel)
+        switched = browser.image_src(panel)
         panel.locator("button", has_text="训练").first.click()
+        # training has begun once the picture changes (waiting for idle at once raced the click under load in CI:
+        # the button was still enabled and the status not yet "训练中", so the wait ended before training started)
+        browser.wait_src_change(panel, switched, timeout_s=60)
         _wait_idle(panel)
         assert _step(panel) == 200 and "/25 个模式" in _status(panel), _status(panel)
         assert _notice(panel) == "", _notice(panel)                    # training clears the notice
