@@ -10,9 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --hub                 # with the local JupyterHub: tests/test_hub.py runs a term on it (as root)
 # The Colab-like environment of the English notebooks' tests (tests/colab_env.py) is built meanwhile: pip mostly
-# waits on the package registry, so a worker that built it when its first notebook came up sat idle for minutes
-# (655 s in one CI run). The tests wait on its file lock, and build it themselves if this build failed.
+# waits on the package registry, so a worker that built it when its first notebook came up sat idle meanwhile.
+# The tests wait on its file lock, and build it themselves if this build failed.
 colab_build=""
+# whatever ends this script (a failed check included) waits for the build: no pip left running behind it
+trap '[ -z "$colab_build" ] || wait "$colab_build" 2>/dev/null || true' EXIT
 if [ "$#" -eq 0 ]; then                     # the whole suite (with arguments, a test that needs it builds it)
     .venv/bin/python tests/colab_env.py >/dev/null 2>"${TMPDIR:-/tmp}/coursekit-colab-env.log" &
     colab_build=$!
@@ -25,5 +27,4 @@ parallel=()
 status=0
 .venv/bin/python -m pytest -q -m "site or after_notebooks" "$@" || status=$?
 [ "$status" -eq 5 ] && status=0          # no site test selected by the arguments
-[ -z "$colab_build" ] || wait "$colab_build" || true                 # long done; the tests report a build that failed
 exit "$status"
