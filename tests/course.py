@@ -198,6 +198,49 @@ def assert_blank_release_fails_every_test(generated: Path, assignment: str) -> N
     assert "Success! The notebook does not pass any tests." in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
 
 
+def grading_output(proc: subprocess.CompletedProcess | None) -> str:
+    """The end of an ``nbgrader autograde`` run's output, for a failing assertion's message."""
+    return (proc.stdout[-2500:] + proc.stderr[-2500:]) if proc is not None else ""
+
+
+def assert_loses_exactly(student_scores: dict[str, float], parts, broken=(), proc=None) -> None:
+    """The fairness classes' rule: 2 points on every part of ``parts`` but those in ``broken``, which score 0."""
+    got = {p: student_scores[p] for p in parts}
+    assert got == {p: 0.0 if p in broken else 2.0 for p in parts}, (student_scores, grading_output(proc))
+
+
+def assert_mark_scheme_stays_with_the_instructor(source, release_path: Path, words: tuple[str, ...]) -> None:
+    """The written part's rubric and model answer (its mark scheme, with ``words`` and both languages' headings) are in
+    the source and not in the release."""
+    written = cell(source, "written").source
+    scheme = written[written.index("### BEGIN MARK SCHEME"):]
+    assert all(word in scheme for word in (*words, "评分标准", "Rubric")), scheme[:200]
+    assert scheme[200:260] not in Path(release_path).read_text(encoding="utf-8")
+
+
+def release_instructions(release) -> list[str]:
+    """The release's markdown cells that are not answers: the introduction and each part's instructions."""
+    return [c.source for c in release.cells if c.cell_type == "markdown" and
+            not c.metadata.get("nbgrader", {}).get("solution") and c.source.strip() != "YOUR ANSWER HERE"]
+
+
+def assert_release_is_locked(release, parts: dict[str, int], experiments: list[str]) -> None:
+    """The set-up cell and every test cell locked, each test worth its ``parts`` points, the written part a locked
+    task worth 2 graded by hand, and only the ``experiments`` test cells named to get the long timeout
+    (nbgrader_config: test_experiment_* / test_train_*)."""
+    setup = release.cells[1]
+    assert setup.metadata["nbgrader"]["grade_id"] == "setup" and setup.metadata["nbgrader"]["locked"]
+    assert "COURSEKIT_PROGRESS" in setup.source and "filterwarnings" in setup.source
+    tests = {c.metadata["nbgrader"]["grade_id"]: c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")
+             and c.cell_type == "code"}
+    assert {k: c.metadata["nbgrader"]["points"] for k, c in tests.items()} == parts
+    assert all(c.metadata["nbgrader"]["locked"] for c in tests.values())
+    written = cell(release, "written")
+    assert written.cell_type == "markdown" and written.metadata["nbgrader"]["points"] == 2
+    assert written.metadata["nbgrader"]["task"] and written.metadata["nbgrader"]["locked"]
+    assert [k for k in tests if k.startswith(("test_experiment", "test_train"))] == experiments
+
+
 def cell_errors(root: Path, student: str, assignment: str) -> dict[str, str]:
     """{grade_id: "ename: evalue"} of the cells that raised in ``student``'s autograded notebook: what the student
     reads in the notebook (and, hints only, in the feedback)."""

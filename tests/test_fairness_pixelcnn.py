@@ -369,19 +369,15 @@ def graded(tmp_path_factory):
     return scores, proc
 
 
-def _why(proc) -> str:
-    return (proc.stdout[-2500:] + proc.stderr[-2500:]) if proc is not None else ""
-
-
 def test_every_submission_was_graded(graded):
     scores, proc = graded
     expected = {"reference", "blank", *CORRECT, *WRONG, *HOSTILE}
-    assert set(scores) == expected, _why(proc)
+    assert set(scores) == expected, course.grading_output(proc)
 
 
 def test_reference_full_marks_and_blank_zero(graded):
     scores, proc = graded
-    assert {p: scores["reference"][p] for p in PARTS} == {p: 2.0 for p in PARTS}, _why(proc)
+    course.assert_loses_exactly(scores["reference"], PARTS, proc=proc)
     assert scores["reference"]["written"] == 0.0              # graded by hand in formgrader
     assert scores["reference"]["total"] == 10.0
     assert all(v == 0 for v in scores["blank"].values()), scores["blank"]
@@ -406,20 +402,16 @@ def test_failure_messages_are_bilingual_hints(graded):
 @pytest.mark.parametrize("student", sorted(CORRECT))
 def test_correct_submission_loses_nothing(graded, student):
     scores, proc = graded
-    assert {p: scores[student][p] for p in PARTS} == {p: 2.0 for p in PARTS}, (scores[student], _why(proc))
+    course.assert_loses_exactly(scores[student], PARTS, proc=proc)
 
 
 @pytest.mark.parametrize("student", sorted(WRONG))
 def test_wrong_submission_loses_exactly_its_part(graded, student):
     scores, proc = graded
-    broken = WRONG[student][3]
-    assert {p: scores[student][p] for p in PARTS} == {p: 0.0 if p in broken else 2.0 for p in PARTS}, \
-        (scores[student], _why(proc))
+    course.assert_loses_exactly(scores[student], PARTS, WRONG[student][3], proc)
 
 
 @pytest.mark.parametrize("student", sorted(HOSTILE))
 def test_hostile_submission_loses_exactly_its_part(graded, student):
     scores, proc = graded
-    broken = HOSTILE[student][2]
-    assert {p: scores[student][p] for p in PARTS} == {p: 0.0 if p in broken else 2.0 for p in PARTS}, \
-        (scores[student], _why(proc))
+    course.assert_loses_exactly(scores[student], PARTS, HOSTILE[student][2], proc)
