@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -222,6 +223,15 @@ def release_instructions(release) -> list[str]:
     """The release's markdown cells that are not answers: the introduction and each part's instructions."""
     return [c.source for c in release.cells if c.cell_type == "markdown" and
             not c.metadata.get("nbgrader", {}).get("solution") and c.source.strip() != "YOUR ANSWER HERE"]
+
+
+def assert_each_part_bilingual(texts: list[str]) -> None:
+    """Each text has a Chinese paragraph (no English sentence in it) and an English paragraph of some length."""
+    for text in texts:
+        paragraphs = [p for p in text.split("\n\n") if p.strip()]
+        assert any(re.search(r"[\u4e00-\u9fff]{8}", p) and not re.search(r"[A-Za-z]{4} [a-z]+ [a-z]+ [a-z]+", p)
+                   for p in paragraphs), text[:80]
+        assert any(not re.search(r"[\u4e00-\u9fff]", p) and len(p) > 80 for p in paragraphs), text[:80]
 
 
 def assert_release_is_locked(release, parts: dict[str, int], experiments: list[str]) -> None:

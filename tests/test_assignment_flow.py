@@ -4,7 +4,6 @@ blank release fails every test."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import course
@@ -36,11 +35,7 @@ def test_release_is_bilingual_and_locked():
     release = nbformat.read(RELEASE, as_version=4)
     markdown = course.release_instructions(release)
     assert len(markdown) == 6
-    for text in markdown[1:]:                                # each part: a Chinese and an English paragraph
-        paragraphs = [p for p in text.split("\n\n") if p.strip()]
-        assert any(re.search(r"[\u4e00-\u9fff]{8}", p) and not re.search(r"[A-Za-z]{4} [a-z]+ [a-z]+ [a-z]+", p)
-                   for p in paragraphs), text[:80]
-        assert any(not re.search(r"[\u4e00-\u9fff]", p) and len(p) > 80 for p in paragraphs), text[:80]
+    course.assert_each_part_bilingual(markdown[1:])
     course.assert_release_is_locked(release, PARTS, ["test_experiment"])
 
 
