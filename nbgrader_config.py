@@ -85,6 +85,10 @@ c.Execute.timeout = max(1, int(DEFAULT_TIMEOUT * SCALE))
 c.Execute.timeout_func = cell_timeout
 c.Execute.interrupt_on_timeout = True
 c.Execute.startup_timeout = 120
+# Once the last cell has replied, every output is in the notebook: the kernel is killed at once (its sandbox dies with
+# it: bwrap --die-with-parent) rather than asked to exit, which waited 0.8-1.6 s per submission for torch to tear
+# down (bench/bench_grading.py --shutdown). The student's atexit hooks do not run, as they must not.
+c.Execute.shutdown_kernel = "immediate"
 
 # A huge output is cut while it arrives (nbgrader's LimitOutput counts lines only: one 20 MB line passes it):
 # CappedExecute (coursekit/grading/nbhooks.py) keeps at most MAX_OUTPUT_CHARS per output and MAX_CELL_CHARS per cell,

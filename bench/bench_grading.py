@@ -4,6 +4,10 @@
 `nbgrader autograde` with sandboxed and with plain kernels (the course's config with the kernel manager swapped
 back), and a kernel start → first cell → shutdown cycle with each kernel manager.
 
+``--shutdown`` grades the same class twice with `nbgrader autograde`: the kernel killed once its last cell has
+replied (nbgrader_config.py's ``c.Execute.shutdown_kernel = "immediate"``) and asked to exit (nbclient's default,
+"graceful"); the scores must be identical.
+
 ``--preflight`` times the preflight (the instructor's solution graded once in the sandbox before a class; then
 cached) against one submission. ``--similarity`` prints how similar the fairness classes' independently written
 correct submissions are to each other and to coursekit's source: what coursekit.grading.similarity.THRESHOLD is
@@ -11,6 +15,7 @@ set on (no grading; about a second).
 
     python bench/bench_grading.py --n 50 --workers 4
     python bench/bench_grading.py --sandbox-cost --n 10 --repeats 10
+    python bench/bench_grading.py --shutdown --n 10
     python bench/bench_grading.py --preflight --repeats 3
     python bench/bench_grading.py --similarity
 """
@@ -57,12 +62,18 @@ c.Autograde.autograde_preprocessors = [_PlainExecute if p is CappedExecute else 
 """
 
 
-def _course(root: Path, n: int, sandboxed: bool = True) -> list[str]:
+# Appended to a course copy's nbgrader_config.py: nbclient's default shutdown (ask the kernel to exit, then wait).
+GRACEFUL = """
+c.Execute.shutdown_kernel = "graceful"
+"""
+
+
+def _course(root: Path, n: int, sandboxed: bool = True, extra: str = "") -> list[str]:
     root.mkdir(parents=True)
     shutil.copy2(REPO / "nbgrader_config.py", root)
-    if not sandboxed:
+    if not sandboxed or extra:
         with open(root / "nbgrader_config.py", "a", encoding="utf-8") as f:
-            f.write(UNSANDBOXED)
+            f.write(("" if sandboxed else UNSANDBOXED) + extra)
     shutil.copytree(REPO / "solutions", root / "solutions")
     env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "ddpm", "--force"], cwd=root,
@@ -144,6 +155,93 @@ def sandbox_cost(n: int, repeats: int) -> None:
     print(f"{'  per submission':40s}{grades['plain'] / n:10.2f}{grades['sandboxed'] / n:13.2f}"
           f"{(grades['sandboxed'] - grades['plain']) / n:9.2f}")
     print(f"scores identical with and without the sandbox: {scores['plain'] == scores['sandboxed']}")
+
+
+def _autograde_timed(root: Path, env: dict[str, str]) -> tuple[dict[str, float], float]:
+    """`nbgrader autograde ddpm` in ``root``; ({student: seconds from "Autograding" to the graded notebook written}
+    (the kernel's start, its cells, its shutdown), seconds from the command's start to its first "Autograding"),
+    read off nbgrader's log lines as they arrive."""
+    launched = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", "ddpm"], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    began: dict[str, float] = {}
+    spans: dict[str, float] = {}
+    students = _students_of(root)
+    for line in proc.stdout:
+        student = next((part for part in line.split("/") if part in students), None)
+        if student and "INFO] Autograding " in line:
+            began[student] = time.perf_counter()
+        elif student and "INFO] Setting destination file permissions" in line and student in began:
+            spans[student] = time.perf_counter() - began[student]
+    proc.wait()
+    return spans, min(began.values(), default=launched) - launched
+
+
+def _students_of(root: Path) -> set[str]:
+    return {p.name for p in (root / "submitted").iterdir()}
+
+
+def _cell_seconds(notebook: Path) -> dict[str, float]:
+    """{grade_id or "code": seconds} of the executed cells (nbclient's busy → idle times in their metadata)."""
+    import datetime as dt
+    import json
+
+    out: dict[str, float] = {}
+    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+        run = cell.get("metadata", {}).get("execution", {})
+        if cell["cell_type"] != "code" or "shell.execute_reply" not in run:
+            continue
+        took = (dt.datetime.fromisoformat(run["shell.execute_reply"].replace("Z", "+00:00"))
+                - dt.datetime.fromisoformat(run["iopub.execute_input"].replace("Z", "+00:00"))).total_seconds()
+        key = cell["metadata"].get("nbgrader", {}).get("grade_id") or "code"
+        out[key] = out.get(key, 0.0) + took
+    return out
+
+
+def shutdown_cost(n: int) -> None:
+    """Seconds per submission with the kernel killed after its last cell (the course's setting) and with
+    nbclient's graceful shutdown, the same class graded by `nbgrader autograde` (preflight off in both); then
+    where a submission's time goes with the course's setting (medians over the class)."""
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+               COURSEKIT_PREFLIGHT="0")
+    seconds: dict[str, float] = {}
+    scores = {}
+    names = ("kernel start, shutdown, gradebook", "set-up cell (import torch, coursekit)",
+             "part 5: training test cell", "every other cell", "one submission, all of it")
+    parts: dict[str, list[float]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory(prefix="bench-shutdown-") as tmp:
+        for mode, extra in (("immediate", ""), ("graceful", GRACEFUL)):
+            root = Path(tmp) / mode
+            _course(root, n, extra=extra)
+            start = time.perf_counter()
+            spans, startup = _autograde_timed(root, env)
+            seconds[mode] = time.perf_counter() - start
+            scores[mode] = grading.scores(root, "ddpm")
+            if mode != "immediate":
+                continue
+            startup_immediate = startup
+            for student, span in spans.items():
+                cells = _cell_seconds(root / "autograded" / student / "ddpm" / "ddpm.ipynb")
+                setup, train = cells.pop("setup", 0.0), cells.pop("test_train_sample", 0.0)
+                parts["kernel start, shutdown, gradebook"].append(span - setup - train - sum(cells.values()))
+                parts["set-up cell (import torch, coursekit)"].append(setup)
+                parts["part 5: training test cell"].append(train)
+                parts["every other cell"].append(sum(cells.values()))
+                parts["one submission, all of it"].append(span)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"kernel shutdown, class of {n}, {os.cpu_count()} CPU cores, load average {load:.1f} (1 min) at the end")
+    print(f"{'nbgrader autograde':40s}{'immediate s':>13s}{'graceful s':>12s}{'saved s':>9s}")
+    print(f"{'  per submission':40s}{seconds['immediate'] / n:13.2f}{seconds['graceful'] / n:12.2f}"
+          f"{(seconds['graceful'] - seconds['immediate']) / n:9.2f}")
+    print(f"scores identical: {scores['immediate'] == scores['graceful']}")
+    graded = len(parts["one submission, all of it"])
+    print(f"where a submission's time goes (kernel killed after its last cell), over {graded} submissions:")
+    print(f"{'':40s}{'median s':>13s}{'min s':>12s}{'max s':>9s}")
+    for name, values in parts.items():
+        if values:
+            print(f"{'  ' + name:40s}{statistics.median(values):13.2f}{min(values):12.2f}{max(values):9.2f}")
+    print(f"  and once per `nbgrader autograde` process: {startup_immediate:.2f} s from its start to its first "
+          "submission (importing nbgrader, the configuration, the gradebook)")
 
 
 def similarity_table() -> None:
@@ -234,6 +332,7 @@ def main() -> None:
     p.add_argument("--skip-sequential", action="store_true")
     p.add_argument("--sandbox-cost", action="store_true", help="measure the sandbox's cost per submission")
     p.add_argument("--repeats", type=int, default=10, help="kernel cycles per kernel manager (--sandbox-cost)")
+    p.add_argument("--shutdown", action="store_true", help="the kernel killed after its last cell vs asked to exit")
     p.add_argument("--preflight", action="store_true", help="CPU seconds of the preflight vs one submission")
     p.add_argument("--similarity", action="store_true", help="the similarity threshold's calibration table")
     args = p.parse_args()
@@ -242,6 +341,9 @@ def main() -> None:
         return
     if args.preflight:
         preflight_cost(args.repeats)
+        return
+    if args.shutdown:
+        shutdown_cost(args.n)
         return
     if args.sandbox_cost:
         sandbox_cost(args.n, args.repeats)

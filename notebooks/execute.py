@@ -69,6 +69,8 @@ def execute(notebook: Path, python: Path | None = None, cache: Path = CACHE, tim
         done = subprocess.run(
             [str(python), "-m", "nbconvert", "--to", "notebook", "--execute",
              f"--ExecutePreprocessor.timeout={timeout}", "--ExecutePreprocessor.kernel_name=python3",
+             # every output is in once the last cell replies: kill the kernel rather than wait ~1 s for its exit
+             "--ExecutePreprocessor.shutdown_kernel=immediate",
              "--output", "executed.ipynb", str(work / notebook.name)],
             cwd=work, env=kernel_env(python), capture_output=True, text=True, timeout=timeout + 300)
         if done.returncode != 0:
