@@ -171,7 +171,7 @@ def _autograde_timed(root: Path, env: dict[str, str]) -> tuple[dict[str, float],
         student = next((part for part in line.split("/") if part in students), None)
         if student and "INFO] Autograding " in line:
             began[student] = time.perf_counter()
-        elif student and "INFO] Setting destination file permissions" in line and student in began:
+        elif student and "INFO] Writing" in line and student in began and student not in spans:
             spans[student] = time.perf_counter() - began[student]
     proc.wait()
     return spans, min(began.values(), default=launched) - launched
