@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from coursekit import grading  # noqa: E402
+from coursekit.grading import diagnosis, execution  # noqa: E402
 
 
 def _cases():
@@ -68,6 +69,12 @@ c.Execute.shutdown_kernel = "graceful"
 """
 
 
+def _nbgrader_env(**extra: str) -> dict[str, str]:
+    """This environment with its interpreter's folder first on PATH (nbgrader calls `alembic` from PATH)."""
+    return dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+                **extra)
+
+
 def _course(root: Path, n: int, sandboxed: bool = True, extra: str = "") -> list[str]:
     root.mkdir(parents=True)
     shutil.copy2(REPO / "nbgrader_config.py", root)
@@ -75,7 +82,7 @@ def _course(root: Path, n: int, sandboxed: bool = True, extra: str = "") -> list
         with open(root / "nbgrader_config.py", "a", encoding="utf-8") as f:
             f.write(("" if sandboxed else UNSANDBOXED) + extra)
     shutil.copytree(REPO / "solutions", root / "solutions")
-    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    env = _nbgrader_env()
     subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "ddpm", "--force"], cwd=root,
                    env=env, check=True, capture_output=True)
     return _cases().write_class(root, n)
@@ -109,7 +116,7 @@ def sandbox_cost(n: int, repeats: int) -> None:
     why = sandbox.check()
     if why:
         raise SystemExit(f"bench_grading: no sandbox here: {why}")
-    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    env = _nbgrader_env()
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
         work = Path(tmp) / "work"
         work.mkdir()
@@ -166,7 +173,7 @@ def _autograde_timed(root: Path, env: dict[str, str]) -> tuple[dict[str, float],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     began: dict[str, float] = {}
     spans: dict[str, float] = {}
-    students = _students_of(root)
+    students = set(execution._students(root, "ddpm"))
     for line in proc.stdout:
         student = next((part for part in line.split("/") if part in students), None)
         if student and "INFO] Autograding " in line:
@@ -177,24 +184,16 @@ def _autograde_timed(root: Path, env: dict[str, str]) -> tuple[dict[str, float],
     return spans, min(began.values(), default=launched) - launched
 
 
-def _students_of(root: Path) -> set[str]:
-    return {p.name for p in (root / "submitted").iterdir()}
-
-
 def _cell_seconds(notebook: Path) -> dict[str, float]:
-    """{grade_id or "code": seconds} of the executed cells (nbclient's busy → idle times in their metadata)."""
-    import datetime as dt
+    """{grade_id or "code": seconds} of the executed cells (diagnosis.cell_seconds: nbclient's busy → idle)."""
     import json
 
     out: dict[str, float] = {}
     for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
-        run = cell.get("metadata", {}).get("execution", {})
-        if cell["cell_type"] != "code" or "shell.execute_reply" not in run:
-            continue
-        took = (dt.datetime.fromisoformat(run["shell.execute_reply"].replace("Z", "+00:00"))
-                - dt.datetime.fromisoformat(run["iopub.execute_input"].replace("Z", "+00:00"))).total_seconds()
-        key = cell["metadata"].get("nbgrader", {}).get("grade_id") or "code"
-        out[key] = out.get(key, 0.0) + took
+        took = diagnosis.cell_seconds(cell) if cell["cell_type"] == "code" else None
+        if took is not None:
+            key = cell["metadata"].get("nbgrader", {}).get("grade_id") or "code"
+            out[key] = out.get(key, 0.0) + took
     return out
 
 
@@ -202,8 +201,7 @@ def shutdown_cost(n: int) -> None:
     """Seconds per submission with the kernel killed after its last cell (the course's setting) and with
     nbclient's graceful shutdown, the same class graded by `nbgrader autograde` (preflight off in both); then
     where a submission's time goes with the course's setting (medians over the class)."""
-    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
-               COURSEKIT_PREFLIGHT="0")
+    env = _nbgrader_env(COURSEKIT_PREFLIGHT="0")
     seconds: dict[str, float] = {}
     scores = {}
     names = ("kernel start, shutdown, gradebook", "set-up cell (import torch, coursekit)",
@@ -304,7 +302,7 @@ def preflight_cost(repeats: int) -> None:
     (bwrap is killed at shutdown, its children's times with it), and the sandbox itself costs ~0.02 s."""
     import resource
 
-    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    env = _nbgrader_env()
     rows = {"preflight (uncached)": [], "preflight (cached)": [], "one submission (COURSEKIT_PREFLIGHT=0)": []}
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="bench-preflight-") as tmp:
@@ -355,7 +353,7 @@ def main() -> None:
         _course(par_root, args.n)
         sequential = None
         if not args.skip_sequential:
-            env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+            env = _nbgrader_env()
             start = time.perf_counter()
             subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "ddpm"], cwd=seq_root, env=env,
                            capture_output=True)
